@@ -1,0 +1,2 @@
+//! api_updater
+pub mod providers;

@@ -1,0 +1,1 @@
+//! fetch_buy_orders
