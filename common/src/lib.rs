@@ -1,2 +1,22 @@
+//! Shared server code for the Delos services: configuration, telemetry, the
+//! problem-JSON error shape, the HTTP frame and standard routes, clients between
+//! services, the health reporter, service-token auth, rate limits, and pools.
+//! Nothing here installs process-global state; `telemetry::init` is for `main`.
+
+pub mod auth;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod health;
+pub mod http;
+pub mod metrics;
 pub mod models;
 pub mod money;
+pub mod problem;
+pub mod rate_limit;
+pub mod redis;
+pub mod telemetry;
+#[cfg(feature = "test-utils")]
+pub mod testing;
+
+pub use problem::Problem;

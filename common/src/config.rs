@@ -1,0 +1,231 @@
+//! Typed, layered configuration: defaults in code → optional file (`DELOS_CONFIG`)
+//! → environment. Shared settings come from `DELOS__SECTION__KEY`, a service's own
+//! from `DELOS_<SERVICE>__SECTION__KEY` (e.g. `DELOS_HEALTH_CHECK__HTTP__PORT=9000`).
+
+use std::collections::HashMap;
+use std::fmt;
+
+use config::{Config, Environment, File};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+/// Loads `T` for `service`. Works with no file and no variables at all.
+pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow::Result<T> {
+    let service_prefix = format!("DELOS_{}", service.to_ascii_uppercase());
+    let mut builder = Config::builder().add_source(Config::try_from(&T::default())?);
+    if let Ok(path) = std::env::var("DELOS_CONFIG") {
+        builder = builder.add_source(File::with_name(&path).required(true));
+    }
+    let env = |prefix: &str| {
+        Environment::with_prefix(prefix)
+            .prefix_separator("__")
+            .separator("__")
+            .try_parsing(true)
+            .list_separator(",")
+            .with_list_parse_key("rate_limit.api_keys")
+    };
+    let cfg = builder.add_source(env("DELOS")).add_source(env(&service_prefix)).build()?;
+    cfg.try_deserialize().map_err(|e| {
+        anyhow::anyhow!(
+            "invalid configuration for {service}: {e} (set it with DELOS__<SECTION>__<KEY> or {service_prefix}__<SECTION>__<KEY>)"
+        )
+    })
+}
+
+/// A secret that never shows in logs or `Debug` output.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+    /// True when no value was configured.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_empty() { "Secret(<empty>)" } else { "Secret(<redacted>)" })
+    }
+}
+
+/// Where and how a service listens.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct HttpSettings {
+    pub host: String,
+    pub port: u16,
+    /// actix worker threads; keep small, eight services share two cores.
+    pub workers: usize,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl HttpSettings {
+    /// Defaults for a service on `port`.
+    pub fn on_port(port: u16) -> Self {
+        Self { host: "0.0.0.0".into(), port, workers: 1, body_limit: 64 * 1024 }
+    }
+}
+
+impl Default for HttpSettings {
+    fn default() -> Self {
+        Self::on_port(0)
+    }
+}
+
+/// A Postgres database owned by one service.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct PgSettings {
+    /// Server URL without a database name.
+    pub url: String,
+    pub database: String,
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before answering 503.
+    pub acquire_timeout_secs: u64,
+}
+
+impl PgSettings {
+    /// Defaults for `database` on the local server.
+    pub fn for_database(database: &str) -> Self {
+        Self {
+            url: "postgres://postgres@127.0.0.1:5432".into(),
+            database: database.into(),
+            max_connections: 10,
+            acquire_timeout_secs: 3,
+        }
+    }
+}
+
+impl Default for PgSettings {
+    fn default() -> Self {
+        Self::for_database("postgres")
+    }
+}
+
+/// Redis connection and the prefix of every key a service writes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RedisSettings {
+    pub url: String,
+    pub key_prefix: String,
+    pub pool_size: usize,
+}
+
+impl Default for RedisSettings {
+    fn default() -> Self {
+        Self { url: "redis://127.0.0.1:6379".into(), key_prefix: "delos:".into(), pool_size: 16 }
+    }
+}
+
+/// Where to send health reports.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ReporterSettings {
+    /// Base URL of `health_check`; empty disables reporting.
+    pub url: String,
+    pub heartbeat_secs: u64,
+    pub queue_size: usize,
+    pub batch_size: usize,
+    pub flush_millis: u64,
+}
+
+impl Default for ReporterSettings {
+    fn default() -> Self {
+        Self { url: "http://127.0.0.1:8050".into(), heartbeat_secs: 10, queue_size: 1024, batch_size: 100, flush_millis: 500 }
+    }
+}
+
+/// Per-client request budget on public routes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Requests per minute for a client without a special key.
+    pub per_minute: u32,
+    /// `KEY=LIMIT` entries giving API keys their own per-minute budget.
+    pub api_keys: Vec<String>,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self { per_minute: 60, api_keys: Vec::new() }
+    }
+}
+
+impl RateLimitSettings {
+    /// Parses `api_keys` into a map; a malformed entry names itself.
+    pub fn key_limits(&self) -> anyhow::Result<HashMap<String, u32>> {
+        self.api_keys
+            .iter()
+            .filter(|e| !e.trim().is_empty())
+            .map(|entry| {
+                let (key, limit) = entry
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("rate_limit.api_keys entry {entry:?} is not KEY=LIMIT"))?;
+                let limit = limit
+                    .trim()
+                    .parse()
+                    .map_err(|_| anyhow::anyhow!("rate_limit.api_keys entry {entry:?}: limit is not a number"))?;
+                Ok((key.trim().to_string(), limit))
+            })
+            .collect()
+    }
+}
+
+/// Settings every service has.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct CommonSettings {
+    /// Bearer token for internal mutating routes (`DELOS__SERVICE_TOKEN`).
+    pub service_token: Secret,
+    pub reporter: ReporterSettings,
+    /// Timeout of calls to other services and third parties, in milliseconds.
+    pub client_timeout_millis: u64,
+}
+
+impl Default for CommonSettings {
+    fn default() -> Self {
+        Self { service_token: Secret::default(), reporter: ReporterSettings::default(), client_timeout_millis: 3000 }
+    }
+}
+
+impl CommonSettings {
+    /// Fails with the variable to set when the service token is missing.
+    pub fn require_token(&self) -> anyhow::Result<&Secret> {
+        if self.service_token.is_empty() {
+            anyhow::bail!("DELOS__SERVICE_TOKEN is not set (internal calls need a shared token)");
+        }
+        Ok(&self.service_token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn key_limits_parse_and_name_bad_entries() {
+        let s = RateLimitSettings { per_minute: 60, api_keys: vec!["load=100000".into(), " a = 5 ".into()] };
+        let m = s.key_limits().unwrap();
+        assert_eq!(m["load"], 100_000);
+        assert_eq!(m["a"], 5);
+        let bad = RateLimitSettings { per_minute: 60, api_keys: vec!["oops".into()] };
+        assert!(bad.key_limits().unwrap_err().to_string().contains("oops"));
+    }
+
+    #[test]
+    fn secret_debug_is_redacted() {
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(<redacted>)");
+    }
+}

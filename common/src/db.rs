@@ -1,0 +1,75 @@
+//! Postgres pools for services that own a database: the database is created if
+//! missing and the service's migrations run before the pool is handed out.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{ConnectOptions, Connection, PgPool};
+
+use crate::config::PgSettings;
+
+fn server_options(settings: &PgSettings) -> anyhow::Result<PgConnectOptions> {
+    Ok(PgConnectOptions::from_str(&settings.url)
+        .with_context(|| format!("postgres url {:?} is not valid", settings.url))?
+        .log_statements(tracing::log::LevelFilter::Trace))
+}
+
+/// Creates `settings.database` unless it exists. Safe to race with another creator.
+pub async fn ensure_database(settings: &PgSettings) -> anyhow::Result<()> {
+    let name = &settings.database;
+    anyhow::ensure!(
+        !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_'),
+        "database name {name:?} must be letters, digits and underscores"
+    );
+    let mut conn = server_options(settings)?
+        .database("postgres")
+        .connect()
+        .await
+        .with_context(|| format!("cannot reach Postgres at {}", settings.url))?;
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
+    if !exists {
+        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\""))).execute(&mut conn).await {
+            // 42P04 duplicate_database / 23505: someone else created it first.
+            let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.to_string());
+            if !matches!(code.as_deref(), Some("42P04" | "23505")) {
+                return Err(e).with_context(|| format!("cannot create database {name}"));
+            }
+        }
+    }
+    conn.close().await.ok();
+    Ok(())
+}
+
+/// A pool with the database created and migrated.
+pub async fn connect(settings: &PgSettings, migrator: &Migrator) -> anyhow::Result<PgPool> {
+    ensure_database(settings).await?;
+    let pool = pool(settings)?;
+    migrator.run(&pool).await.with_context(|| format!("migrating database {}", settings.database))?;
+    Ok(pool)
+}
+
+/// A lazy pool: it connects on first use and reconnects after Postgres comes back.
+pub fn pool(settings: &PgSettings) -> anyhow::Result<PgPool> {
+    Ok(PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+        .connect_lazy_with(server_options(settings)?.database(&settings.database)))
+}
+
+/// True for errors that mean "Postgres is not there" rather than a bug.
+pub fn is_unavailable(err: &sqlx::Error) -> bool {
+    matches!(
+        err,
+        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)
+    ) || err
+        .as_database_error()
+        .and_then(|d| d.code())
+        // 57P01 admin_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions
+        .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03")
+}

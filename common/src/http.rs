@@ -1,0 +1,291 @@
+//! The HTTP frame every service shares: middleware, the standard routes
+//! (`/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`), problem bodies for
+//! every error, and starting a server on an already bound listener (port 0 works).
+
+use std::future::Future;
+use std::net::TcpListener;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::web::{self, ServiceConfig};
+use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError};
+use serde_json::json;
+use tokio::task::JoinHandle;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::config::{HttpSettings, Secret};
+use crate::metrics::Metrics;
+use crate::problem::{self, PROBLEM_JSON, Problem};
+
+type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
+type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
+
+/// The dependencies `/readyz` checks, by name.
+#[derive(Clone, Default)]
+pub struct Readiness {
+    checks: Vec<(&'static str, CheckFn)>,
+}
+
+impl Readiness {
+    /// Adds a named check.
+    pub fn with<F, Fut>(mut self, name: &'static str, check: F) -> Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = Result<(), String>> + Send + 'static,
+    {
+        self.checks.push((name, Arc::new(move || Box::pin(check()))));
+        self
+    }
+
+    /// Checks Postgres with `select 1`.
+    pub fn postgres(self, pool: sqlx::PgPool) -> Self {
+        self.with("postgres", move || {
+            let pool = pool.clone();
+            async move { sqlx::query("select 1").execute(&pool).await.map(drop).map_err(|e| e.to_string()) }
+        })
+    }
+
+    /// Checks Redis with `PING`.
+    pub fn redis(self, pool: deadpool_redis::Pool) -> Self {
+        self.with("redis", move || {
+            let pool = pool.clone();
+            async move { crate::redis::ping(&pool).await.map_err(|e| e.to_string()) }
+        })
+    }
+
+    /// Checks another service's `/healthz`.
+    pub fn service(self, name: &'static str, client: reqwest::Client, base_url: &str) -> Self {
+        let url = format!("{}/healthz", base_url.trim_end_matches('/'));
+        self.with(name, move || {
+            let (client, url) = (client.clone(), url.clone());
+            async move {
+                match client.get(&url).send().await {
+                    Ok(r) if r.status().is_success() => Ok(()),
+                    Ok(r) => Err(format!("answered {}", r.status())),
+                    Err(e) => Err(format!("unreachable: {e}")),
+                }
+            }
+        })
+    }
+
+    /// Runs every check at once; each gets two seconds.
+    pub async fn run(&self) -> Vec<(&'static str, Result<(), String>)> {
+        let checks = self.checks.iter().map(|(name, check)| {
+            let fut = check();
+            async move {
+                let r = match tokio::time::timeout(Duration::from_secs(2), fut).await {
+                    Ok(r) => r,
+                    Err(_) => Err("timed out".to_string()),
+                };
+                (*name, r)
+            }
+        });
+        futures_util::future::join_all(checks).await
+    }
+}
+
+/// What the shared frame needs from a service.
+#[derive(Clone)]
+pub struct AppContext {
+    pub service: &'static str,
+    pub metrics: Arc<Metrics>,
+    pub readiness: Readiness,
+    pub openapi: Arc<utoipa::openapi::OpenApi>,
+    pub body_limit: usize,
+    /// Token required by internal mutating routes.
+    pub service_token: Secret,
+}
+
+impl AppContext {
+    /// A context with a fresh metrics registry.
+    pub fn new(service: &'static str, openapi: utoipa::openapi::OpenApi, http: &HttpSettings, token: Secret) -> Self {
+        Self {
+            service,
+            metrics: Arc::new(Metrics::new(service)),
+            readiness: Readiness::default(),
+            openapi: Arc::new(openapi),
+            body_limit: http.body_limit,
+            service_token: token,
+        }
+    }
+}
+
+/// Binds the service's address; port 0 picks a free one.
+pub fn bind(http: &HttpSettings) -> std::io::Result<TcpListener> {
+    TcpListener::bind((http.host.as_str(), http.port)).map_err(|e| {
+        std::io::Error::new(e.kind(), format!("cannot listen on {}:{}: {e}", http.host, http.port))
+    })
+}
+
+/// A running service: its port, and the means to stop it and its background tasks.
+pub struct ServiceHandle {
+    pub name: &'static str,
+    pub port: u16,
+    server: ServerHandle,
+    join: JoinHandle<std::io::Result<()>>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl ServiceHandle {
+    /// Ties a background task's life to the service.
+    pub fn add_task(&mut self, task: JoinHandle<()>) {
+        self.tasks.push(task);
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    /// Graceful stop: in-flight requests finish, then background tasks end.
+    pub async fn stop(self) {
+        self.server.stop(true).await;
+        let _ = self.join.await;
+        for t in self.tasks {
+            t.abort();
+        }
+    }
+
+    /// Runs until the server stops (SIGINT/SIGTERM or `stop`).
+    pub async fn wait(self) -> std::io::Result<()> {
+        let result = match self.join.await {
+            Ok(r) => r,
+            Err(e) => Err(std::io::Error::other(e)),
+        };
+        for t in self.tasks {
+            t.abort();
+        }
+        result
+    }
+}
+
+/// Starts a server on `listener` with the shared frame around the routes `configure` adds.
+pub fn serve<F>(listener: TcpListener, workers: usize, ctx: AppContext, configure: F) -> std::io::Result<ServiceHandle>
+where
+    F: Fn(&mut ServiceConfig) + Send + Sync + Clone + 'static,
+{
+    let port = listener.local_addr()?.port();
+    let name = ctx.service;
+    let server = HttpServer::new(move || {
+        let ctx = ctx.clone();
+        let configure = configure.clone();
+        let body_limit = ctx.body_limit;
+        App::new()
+            .app_data(web::Data::new(ctx.clone()))
+            .app_data(web::JsonConfig::default().limit(body_limit).error_handler(problem::json_error))
+            .app_data(web::QueryConfig::default().error_handler(problem::query_error))
+            .app_data(web::PathConfig::default().error_handler(problem::path_error))
+            .app_data(web::PayloadConfig::new(body_limit))
+            .configure(configure)
+            .configure(standard_routes)
+            .default_service(web::to(no_route))
+            .wrap(from_fn(problem_bodies))
+            .wrap(from_fn(crate::telemetry::observe))
+    })
+    .workers(workers.max(1))
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    let handle = server.handle();
+    Ok(ServiceHandle { name, port, server: handle, join: tokio::spawn(server), tasks: Vec::new() })
+}
+
+/// Registers the standard routes.
+pub fn standard_routes(cfg: &mut ServiceConfig) {
+    cfg.route("/healthz", web::get().to(healthz))
+        .route("/readyz", web::get().to(readyz))
+        .route("/metrics", web::get().to(metrics))
+        .route("/openapi.json", web::get().to(openapi))
+        .route("/docs", web::get().to(|| async { redirect("/docs/") }))
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")));
+}
+
+/// A 308 to `location`.
+pub fn redirect(location: &str) -> HttpResponse {
+    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, location.to_string())).finish()
+}
+
+async fn healthz(ctx: web::Data<AppContext>) -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "pass", "service": ctx.service }))
+}
+
+async fn readyz(ctx: web::Data<AppContext>) -> Result<HttpResponse, Problem> {
+    let results = ctx.readiness.run().await;
+    let checks: serde_json::Map<String, serde_json::Value> = results
+        .iter()
+        .map(|(name, r)| {
+            let v = match r {
+                Ok(()) => json!({ "status": "pass" }),
+                Err(e) => json!({ "status": "fail", "output": e }),
+            };
+            (name.to_string(), v)
+        })
+        .collect();
+    let failing: Vec<&str> = results.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| *n).collect();
+    if failing.is_empty() {
+        return Ok(HttpResponse::Ok().json(json!({ "status": "pass", "service": ctx.service, "checks": checks })));
+    }
+    Err(Problem::new(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "not_ready",
+        format!("{} unreachable: {}", if failing.len() == 1 { "dependency" } else { "dependencies" }, failing.join(", ")),
+    )
+    .with("failing", failing)
+    .with("checks", checks)
+    .retry_after(5))
+}
+
+async fn metrics(ctx: web::Data<AppContext>) -> HttpResponse {
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(ctx.metrics.render())
+}
+
+async fn openapi(ctx: web::Data<AppContext>) -> HttpResponse {
+    HttpResponse::Ok().json(ctx.openapi.as_ref())
+}
+
+async fn no_route(req: HttpRequest) -> Result<HttpResponse, Problem> {
+    Err(problem::for_status(StatusCode::NOT_FOUND, req.path(), req.method().as_str()))
+}
+
+/// Middleware: any error answered without a problem body (405 from a resource,
+/// an extractor's plain text) is rewritten as a problem document.
+async fn problem_bodies(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let res = match next.call(req).await {
+        Ok(res) => res,
+        Err(err) => return Err(err),
+    };
+    let status = res.status();
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(PROBLEM_JSON.as_bytes()));
+    if !(status.is_client_error() || status.is_server_error()) || is_problem {
+        return Ok(res.map_into_boxed_body());
+    }
+    if let Some(err) = res.response().error() {
+        tracing::warn!(error = %err, "non-problem error response replaced");
+    }
+    let (req, old) = res.into_parts();
+    let problem = problem::for_status(status, req.path(), req.method().as_str());
+    let mut new = problem.error_response();
+    for name in [header::ALLOW, header::RETRY_AFTER] {
+        if let Some(v) = old.headers().get(&name) {
+            new.headers_mut().insert(name, v.clone());
+        }
+    }
+    Ok(ServiceResponse::new(req, new).map_into_boxed_body())
+}
+
+/// Header value helper.
+pub fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}

@@ -1,0 +1,169 @@
+//! RFC 9457 problem documents: the one error shape of every Delos service.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpRequest, HttpResponse, ResponseError};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// Media type of problem documents.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// A problem document. `code` is stable and meant for programs; `detail` for people.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    pub code: String,
+    /// Extra members (e.g. `errors`, `remaining_btc`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub extra: Map<String, Value>,
+    /// Seconds for the `Retry-After` header (503, 429).
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+impl Problem {
+    /// A problem with the standard title of `status`.
+    pub fn new(status: StatusCode, code: &str, detail: impl Into<String>) -> Self {
+        Self {
+            type_: format!("https://delos.dev/problems/{}", code.replace('_', "-")),
+            title: status.canonical_reason().unwrap_or("Error").to_string(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code: code.to_string(),
+            extra: Map::new(),
+            retry_after: None,
+        }
+    }
+
+    /// Adds an extension member.
+    pub fn with(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.extra.insert(key.to_string(), value.into());
+        self
+    }
+
+    /// Sets `Retry-After`.
+    pub fn retry_after(mut self, secs: u64) -> Self {
+        self.retry_after = Some(secs);
+        self
+    }
+
+    /// 422 for one invalid field; `errors` lists it so clients can point at it.
+    pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("{field}: {message}"))
+            .with("errors", serde_json::json!([{ "field": field, "message": message }]))
+    }
+
+    /// 503 naming the dependency that is down.
+    pub fn unavailable(dependency: &str) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "dependency_unavailable",
+            format!("{dependency} is unavailable; try again shortly"),
+        )
+        .with("dependency", dependency)
+        .retry_after(2)
+    }
+
+    /// 401 for internal routes called without the right service token.
+    pub fn unauthorized() -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid service token is required (Authorization: Bearer)")
+    }
+
+    /// 404 for a missing resource.
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", detail)
+    }
+
+    /// 500 whose cause is logged, never shown.
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred; it has been logged")
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.status, self.code, self.detail)
+    }
+}
+
+impl ResponseError for Problem {
+    fn status_code(&self) -> StatusCode {
+        StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON)));
+        if let Some(secs) = self.retry_after {
+            res.insert_header((header::RETRY_AFTER, secs.to_string()));
+        }
+        res.body(serde_json::to_string(self).unwrap_or_default())
+    }
+}
+
+/// Problem for a JSON body that could not be used: 413 too big, 415 wrong type,
+/// 400 not JSON, 422 JSON of the wrong shape.
+pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError as E;
+    let problem = match &err {
+        E::OverflowKnownLength { length, limit } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("body of {length} bytes is larger than the limit of {limit} bytes"),
+        ),
+        E::Overflow { limit } => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            format!("body is larger than the limit of {limit} bytes"),
+        ),
+        E::ContentType => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        E::Deserialize(e) if e.is_data() => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()),
+        E::Deserialize(e) => Problem::new(StatusCode::BAD_REQUEST, "malformed_json", format!("body is not valid JSON: {e}")),
+        other => Problem::new(StatusCode::BAD_REQUEST, "bad_request", other.to_string()),
+    };
+    problem.into()
+}
+
+/// Problem for a query string that does not fit the route: 422.
+pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("query string: {err}")).into()
+}
+
+/// Problem for a path segment that does not parse: 404 (no such resource).
+pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
+    Problem::not_found(format!("no such resource: {err}")).into()
+}
+
+/// Problem for a raw body over the limit.
+pub fn payload_error(err: actix_web::error::PayloadError) -> Problem {
+    match err {
+        actix_web::error::PayloadError::Overflow => {
+            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body is larger than the limit")
+        }
+        other => Problem::new(StatusCode::BAD_REQUEST, "bad_request", other.to_string()),
+    }
+}
+
+/// A problem for any status, used to replace non-problem error bodies.
+pub fn for_status(status: StatusCode, path: &str, method: &str) -> Problem {
+    match status {
+        StatusCode::NOT_FOUND => Problem::not_found(format!("no route for {method} {path}")),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            Problem::new(status, "method_not_allowed", format!("{method} is not allowed on {path}"))
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(status, "body_too_large", "body is larger than the limit"),
+        s if s.is_server_error() => Problem::internal(),
+        s => Problem::new(s, "bad_request", s.canonical_reason().unwrap_or("error")),
+    }
+}
