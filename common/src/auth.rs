@@ -17,7 +17,9 @@ impl FromRequest for ServiceAuth {
     type Future = Ready<Result<Self, Problem>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        let expected = req.app_data::<web::Data<AppContext>>().map(|c| c.service_token.expose().to_string());
+        let expected = req
+            .app_data::<web::Data<AppContext>>()
+            .map(|c| c.service_token.expose().to_string());
         let given = req
             .headers()
             .get(header::AUTHORIZATION)
@@ -25,7 +27,9 @@ impl FromRequest for ServiceAuth {
             .and_then(|v| v.strip_prefix("Bearer "))
             .map(str::trim);
         ready(match (expected, given) {
-            (Some(e), Some(g)) if !e.is_empty() && constant_time_eq(e.as_bytes(), g.as_bytes()) => Ok(ServiceAuth),
+            (Some(e), Some(g)) if !e.is_empty() && constant_time_eq(e.as_bytes(), g.as_bytes()) => {
+                Ok(ServiceAuth)
+            }
             _ => Err(Problem::unauthorized()),
         })
     }

@@ -28,19 +28,33 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
 pub enum CallError {
     /// Not reachable, timed out, or answered 5xx.
     #[error("{service} is unavailable: {reason}")]
-    Unavailable { service: &'static str, reason: String, retry_after: Option<u64> },
+    Unavailable {
+        service: &'static str,
+        reason: String,
+        retry_after: Option<u64>,
+    },
     /// Answered with a client error; the problem is passed on as it came.
     #[error("{service} refused the request: {problem}")]
-    Refused { service: &'static str, problem: Box<Problem> },
+    Refused {
+        service: &'static str,
+        problem: Box<Problem>,
+    },
     /// Answered 2xx with a body that does not fit the contract.
     #[error("{service} sent an unexpected body: {reason}")]
-    Decode { service: &'static str, reason: String },
+    Decode {
+        service: &'static str,
+        reason: String,
+    },
 }
 
 impl From<CallError> for Problem {
     fn from(err: CallError) -> Problem {
         match err {
-            CallError::Unavailable { service, retry_after, .. } => {
+            CallError::Unavailable {
+                service,
+                retry_after,
+                ..
+            } => {
                 let p = Problem::unavailable(service);
                 match retry_after {
                     Some(s) => p.retry_after(s),
@@ -50,7 +64,11 @@ impl From<CallError> for Problem {
             CallError::Refused { problem, .. } => *problem,
             CallError::Decode { service, reason } => {
                 tracing::error!(%service, %reason, "contract violation");
-                Problem::new(StatusCode::BAD_GATEWAY, "bad_upstream_response", format!("{service} sent an unexpected answer"))
+                Problem::new(
+                    StatusCode::BAD_GATEWAY,
+                    "bad_upstream_response",
+                    format!("{service} sent an unexpected answer"),
+                )
             }
         }
     }
@@ -68,7 +86,12 @@ pub struct ServiceClient {
 impl ServiceClient {
     /// `name` appears in errors and 503 problems.
     pub fn new(name: &'static str, base_url: &str, http: reqwest::Client, token: Secret) -> Self {
-        Self { name, base_url: base_url.trim_end_matches('/').to_string(), http, token }
+        Self {
+            name,
+            base_url: base_url.trim_end_matches('/').to_string(),
+            http,
+            token,
+        }
     }
 
     /// The service's name.
@@ -88,7 +111,9 @@ impl ServiceClient {
 
     /// A request to `path` with the token and request id set.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut rb = self.http.request(method, format!("{}{path}", self.base_url));
+        let mut rb = self
+            .http
+            .request(method, format!("{}{path}", self.base_url));
         if !self.token.is_empty() {
             rb = rb.bearer_auth(self.token.expose());
         }
@@ -99,16 +124,38 @@ impl ServiceClient {
     }
 
     /// Sends and decodes a JSON answer; `None` for 204/404 when `absent_ok`.
-    pub async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> Result<T, CallError> {
-        self.send_opt(rb, false).await?.ok_or_else(|| CallError::Decode { service: self.name, reason: "no body".into() })
+    pub async fn send<T: DeserializeOwned>(
+        &self,
+        rb: reqwest::RequestBuilder,
+    ) -> Result<T, CallError> {
+        self.send_opt(rb, false)
+            .await?
+            .ok_or_else(|| CallError::Decode {
+                service: self.name,
+                reason: "no body".into(),
+            })
     }
 
     /// Like `send`, but 204 and 404 give `Ok(None)`.
-    pub async fn send_opt<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder, absent_ok: bool) -> Result<Option<T>, CallError> {
-        let unavailable = |reason: String, retry_after| CallError::Unavailable { service: self.name, reason, retry_after };
-        let res = rb.send().await.map_err(|e| unavailable(e.to_string(), None))?;
+    pub async fn send_opt<T: DeserializeOwned>(
+        &self,
+        rb: reqwest::RequestBuilder,
+        absent_ok: bool,
+    ) -> Result<Option<T>, CallError> {
+        let unavailable = |reason: String, retry_after| CallError::Unavailable {
+            service: self.name,
+            reason,
+            retry_after,
+        };
+        let res = rb
+            .send()
+            .await
+            .map_err(|e| unavailable(e.to_string(), None))?;
         let status = res.status();
-        if absent_ok && (status == reqwest::StatusCode::NO_CONTENT || status == reqwest::StatusCode::NOT_FOUND) {
+        if absent_ok
+            && (status == reqwest::StatusCode::NO_CONTENT
+                || status == reqwest::StatusCode::NOT_FOUND)
+        {
             return Ok(None);
         }
         if status.is_server_error() || status == reqwest::StatusCode::TOO_MANY_REQUESTS {
@@ -119,7 +166,10 @@ impl ServiceClient {
                 .and_then(|v| v.parse().ok());
             return Err(unavailable(format!("answered {status}"), retry));
         }
-        let bytes = res.bytes().await.map_err(|e| unavailable(e.to_string(), None))?;
+        let bytes = res
+            .bytes()
+            .await
+            .map_err(|e| unavailable(e.to_string(), None))?;
         if status.is_client_error() {
             let problem = serde_json::from_slice::<Problem>(&bytes).unwrap_or_else(|_| {
                 Problem::new(
@@ -128,10 +178,16 @@ impl ServiceClient {
                     format!("{} answered {status}", self.name),
                 )
             });
-            return Err(CallError::Refused { service: self.name, problem: Box::new(problem) });
+            return Err(CallError::Refused {
+                service: self.name,
+                problem: Box::new(problem),
+            });
         }
         serde_json::from_slice(&bytes)
             .map(Some)
-            .map_err(|e| CallError::Decode { service: self.name, reason: e.to_string() })
+            .map_err(|e| CallError::Decode {
+                service: self.name,
+                reason: e.to_string(),
+            })
     }
 }

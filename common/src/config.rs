@@ -24,7 +24,10 @@ pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow:
             .list_separator(",")
             .with_list_parse_key("rate_limit.api_keys")
     };
-    let cfg = builder.add_source(env("DELOS")).add_source(env(&service_prefix)).build()?;
+    let cfg = builder
+        .add_source(env("DELOS"))
+        .add_source(env(&service_prefix))
+        .build()?;
     cfg.try_deserialize().map_err(|e| {
         anyhow::anyhow!(
             "invalid configuration for {service}: {e} (set it with DELOS__<SECTION>__<KEY> or {service_prefix}__<SECTION>__<KEY>)"
@@ -54,7 +57,11 @@ impl Secret {
 
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(if self.0.is_empty() { "Secret(<empty>)" } else { "Secret(<redacted>)" })
+        f.write_str(if self.0.is_empty() {
+            "Secret(<empty>)"
+        } else {
+            "Secret(<redacted>)"
+        })
     }
 }
 
@@ -73,7 +80,12 @@ pub struct HttpSettings {
 impl HttpSettings {
     /// Defaults for a service on `port`.
     pub fn on_port(port: u16) -> Self {
-        Self { host: "0.0.0.0".into(), port, workers: 1, body_limit: 64 * 1024 }
+        Self {
+            host: "0.0.0.0".into(),
+            port,
+            workers: 1,
+            body_limit: 64 * 1024,
+        }
     }
 }
 
@@ -124,7 +136,11 @@ pub struct RedisSettings {
 
 impl Default for RedisSettings {
     fn default() -> Self {
-        Self { url: "redis://127.0.0.1:6379".into(), key_prefix: "delos:".into(), pool_size: 16 }
+        Self {
+            url: "redis://127.0.0.1:6379".into(),
+            key_prefix: "delos:".into(),
+            pool_size: 16,
+        }
     }
 }
 
@@ -142,7 +158,13 @@ pub struct ReporterSettings {
 
 impl Default for ReporterSettings {
     fn default() -> Self {
-        Self { url: "http://127.0.0.1:8050".into(), heartbeat_secs: 10, queue_size: 1024, batch_size: 100, flush_millis: 500 }
+        Self {
+            url: "http://127.0.0.1:8050".into(),
+            heartbeat_secs: 10,
+            queue_size: 1024,
+            batch_size: 100,
+            flush_millis: 500,
+        }
     }
 }
 
@@ -158,7 +180,10 @@ pub struct RateLimitSettings {
 
 impl Default for RateLimitSettings {
     fn default() -> Self {
-        Self { per_minute: 60, api_keys: Vec::new() }
+        Self {
+            per_minute: 60,
+            api_keys: Vec::new(),
+        }
     }
 }
 
@@ -169,13 +194,12 @@ impl RateLimitSettings {
             .iter()
             .filter(|e| !e.trim().is_empty())
             .map(|entry| {
-                let (key, limit) = entry
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("rate_limit.api_keys entry {entry:?} is not KEY=LIMIT"))?;
-                let limit = limit
-                    .trim()
-                    .parse()
-                    .map_err(|_| anyhow::anyhow!("rate_limit.api_keys entry {entry:?}: limit is not a number"))?;
+                let (key, limit) = entry.split_once('=').ok_or_else(|| {
+                    anyhow::anyhow!("rate_limit.api_keys entry {entry:?} is not KEY=LIMIT")
+                })?;
+                let limit = limit.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("rate_limit.api_keys entry {entry:?}: limit is not a number")
+                })?;
                 Ok((key.trim().to_string(), limit))
             })
             .collect()
@@ -195,7 +219,11 @@ pub struct CommonSettings {
 
 impl Default for CommonSettings {
     fn default() -> Self {
-        Self { service_token: Secret::default(), reporter: ReporterSettings::default(), client_timeout_millis: 3000 }
+        Self {
+            service_token: Secret::default(),
+            reporter: ReporterSettings::default(),
+            client_timeout_millis: 3000,
+        }
     }
 }
 
@@ -216,16 +244,25 @@ mod tests {
 
     #[test]
     fn key_limits_parse_and_name_bad_entries() {
-        let s = RateLimitSettings { per_minute: 60, api_keys: vec!["load=100000".into(), " a = 5 ".into()] };
+        let s = RateLimitSettings {
+            per_minute: 60,
+            api_keys: vec!["load=100000".into(), " a = 5 ".into()],
+        };
         let m = s.key_limits().unwrap();
         assert_eq!(m["load"], 100_000);
         assert_eq!(m["a"], 5);
-        let bad = RateLimitSettings { per_minute: 60, api_keys: vec!["oops".into()] };
+        let bad = RateLimitSettings {
+            per_minute: 60,
+            api_keys: vec!["oops".into()],
+        };
         assert!(bad.key_limits().unwrap_err().to_string().contains("oops"));
     }
 
     #[test]
     fn secret_debug_is_redacted() {
-        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(<redacted>)");
+        assert_eq!(
+            format!("{:?}", Secret::new("hunter2")),
+            "Secret(<redacted>)"
+        );
     }
 }

@@ -29,17 +29,23 @@ pub async fn ensure_database(settings: &PgSettings) -> anyhow::Result<()> {
         .connect()
         .await
         .with_context(|| format!("cannot reach Postgres at {}", settings.url))?;
-    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-        .bind(name)
-        .fetch_one(&mut conn)
-        .await?;
-    if !exists {
-        if let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\""))).execute(&mut conn).await {
-            // 42P04 duplicate_database / 23505: someone else created it first.
-            let code = e.as_database_error().and_then(|d| d.code()).map(|c| c.to_string());
-            if !matches!(code.as_deref(), Some("42P04" | "23505")) {
-                return Err(e).with_context(|| format!("cannot create database {name}"));
-            }
+    let exists: bool =
+        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+            .bind(name)
+            .fetch_one(&mut conn)
+            .await?;
+    if !exists
+        && let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
+            .execute(&mut conn)
+            .await
+    {
+        // 42P04 duplicate_database / 23505: someone else created it first.
+        let code = e
+            .as_database_error()
+            .and_then(|d| d.code())
+            .map(|c| c.to_string());
+        if !matches!(code.as_deref(), Some("42P04" | "23505")) {
+            return Err(e).with_context(|| format!("cannot create database {name}"));
         }
     }
     conn.close().await.ok();
@@ -50,7 +56,10 @@ pub async fn ensure_database(settings: &PgSettings) -> anyhow::Result<()> {
 pub async fn connect(settings: &PgSettings, migrator: &Migrator) -> anyhow::Result<PgPool> {
     ensure_database(settings).await?;
     let pool = pool(settings)?;
-    migrator.run(&pool).await.with_context(|| format!("migrating database {}", settings.database))?;
+    migrator
+        .run(&pool)
+        .await
+        .with_context(|| format!("migrating database {}", settings.database))?;
     Ok(pool)
 }
 
@@ -66,10 +75,25 @@ pub fn pool(settings: &PgSettings) -> anyhow::Result<PgPool> {
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
     matches!(
         err,
-        sqlx::Error::Io(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_)
+        sqlx::Error::Io(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::Protocol(_)
     ) || err
         .as_database_error()
         .and_then(|d| d.code())
         // 57P01 admin_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions
         .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03")
+}
+
+/// The problem a failed query becomes: 503 when Postgres is away, else a logged 500.
+pub fn problem(err: sqlx::Error) -> crate::Problem {
+    if is_unavailable(&err) {
+        tracing::warn!(error = %err, "postgres unavailable");
+        crate::Problem::unavailable("postgres")
+    } else {
+        tracing::error!(error = %err, "database error");
+        crate::Problem::internal()
+    }
 }

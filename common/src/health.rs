@@ -26,7 +26,11 @@ pub struct Reporter {
 impl Reporter {
     /// A reporter that sends nothing (reporting disabled); drops are still counted.
     pub fn disabled(service: &'static str) -> Self {
-        Self { service, tx: None, dropped: Counter::default() }
+        Self {
+            service,
+            tx: None,
+            dropped: Counter::default(),
+        }
     }
 
     /// Starts the background sender. With an empty `settings.url` reporting is off.
@@ -36,13 +40,31 @@ impl Reporter {
         ctx: &AppContext,
         http: reqwest::Client,
     ) -> (Self, Option<JoinHandle<()>>) {
-        let dropped = ctx.metrics.counter("health_reports_dropped", "Health reports dropped (queue full or health_check down)");
-        let sent = ctx.metrics.counter("health_reports_sent", "Health reports delivered to health_check");
+        let dropped = ctx.metrics.counter(
+            "health_reports_dropped",
+            "Health reports dropped (queue full or health_check down)",
+        );
+        let sent = ctx.metrics.counter(
+            "health_reports_sent",
+            "Health reports delivered to health_check",
+        );
         if settings.url.is_empty() {
-            return (Self { service: ctx.service, tx: None, dropped }, None);
+            return (
+                Self {
+                    service: ctx.service,
+                    tx: None,
+                    dropped,
+                },
+                None,
+            );
         }
         let (tx, rx) = mpsc::channel(settings.queue_size.max(1));
-        let client = ServiceClient::new("health_check", &settings.url, http, ctx.service_token.clone());
+        let client = ServiceClient::new(
+            "health_check",
+            &settings.url,
+            http,
+            ctx.service_token.clone(),
+        );
         let worker = Worker {
             service: ctx.service,
             rx,
@@ -56,12 +78,24 @@ impl Reporter {
             started: Instant::now(),
         };
         let task = tokio::spawn(worker.run());
-        (Self { service: ctx.service, tx: Some(tx), dropped }, Some(task))
+        (
+            Self {
+                service: ctx.service,
+                tx: Some(tx),
+                dropped,
+            },
+            Some(task),
+        )
     }
 
     /// Queues a report; returns at once whatever happens to it.
     pub fn report(&self, level: &str, status: &str, data: Value) {
-        let report = Report { level: level.into(), service: self.service.into(), status: status.into(), data };
+        let report = Report {
+            level: level.into(),
+            service: self.service.into(),
+            status: status.into(),
+            data,
+        };
         match &self.tx {
             Some(tx) if tx.try_send(report).is_ok() => {}
             _ => {
@@ -132,7 +166,10 @@ impl Worker {
         if batch.is_empty() {
             return;
         }
-        let rb = self.client.request(reqwest::Method::POST, "/report/batch").json(&*batch);
+        let rb = self
+            .client
+            .request(reqwest::Method::POST, "/report/batch")
+            .json(&*batch);
         let n = batch.len() as u64;
         batch.clear();
         match self.client.send::<Value>(rb).await {

@@ -39,7 +39,8 @@ impl Readiness {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        self.checks.push((name, Arc::new(move || Box::pin(check()))));
+        self.checks
+            .push((name, Arc::new(move || Box::pin(check()))));
         self
     }
 
@@ -47,7 +48,13 @@ impl Readiness {
     pub fn postgres(self, pool: sqlx::PgPool) -> Self {
         self.with("postgres", move || {
             let pool = pool.clone();
-            async move { sqlx::query("select 1").execute(&pool).await.map(drop).map_err(|e| e.to_string()) }
+            async move {
+                sqlx::query("select 1")
+                    .execute(&pool)
+                    .await
+                    .map(drop)
+                    .map_err(|e| e.to_string())
+            }
         })
     }
 
@@ -104,7 +111,12 @@ pub struct AppContext {
 
 impl AppContext {
     /// A context with a fresh metrics registry.
-    pub fn new(service: &'static str, openapi: utoipa::openapi::OpenApi, http: &HttpSettings, token: Secret) -> Self {
+    pub fn new(
+        service: &'static str,
+        openapi: utoipa::openapi::OpenApi,
+        http: &HttpSettings,
+        token: Secret,
+    ) -> Self {
         Self {
             service,
             metrics: Arc::new(Metrics::new(service)),
@@ -119,7 +131,10 @@ impl AppContext {
 /// Binds the service's address; port 0 picks a free one.
 pub fn bind(http: &HttpSettings) -> std::io::Result<TcpListener> {
     TcpListener::bind((http.host.as_str(), http.port)).map_err(|e| {
-        std::io::Error::new(e.kind(), format!("cannot listen on {}:{}: {e}", http.host, http.port))
+        std::io::Error::new(
+            e.kind(),
+            format!("cannot listen on {}:{}: {e}", http.host, http.port),
+        )
     })
 }
 
@@ -166,7 +181,12 @@ impl ServiceHandle {
 }
 
 /// Starts a server on `listener` with the shared frame around the routes `configure` adds.
-pub fn serve<F>(listener: TcpListener, workers: usize, ctx: AppContext, configure: F) -> std::io::Result<ServiceHandle>
+pub fn serve<F>(
+    listener: TcpListener,
+    workers: usize,
+    ctx: AppContext,
+    configure: F,
+) -> std::io::Result<ServiceHandle>
 where
     F: Fn(&mut ServiceConfig) + Send + Sync + Clone + 'static,
 {
@@ -178,7 +198,11 @@ where
         let body_limit = ctx.body_limit;
         App::new()
             .app_data(web::Data::new(ctx.clone()))
-            .app_data(web::JsonConfig::default().limit(body_limit).error_handler(problem::json_error))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(body_limit)
+                    .error_handler(problem::json_error),
+            )
             .app_data(web::QueryConfig::default().error_handler(problem::query_error))
             .app_data(web::PathConfig::default().error_handler(problem::path_error))
             .app_data(web::PayloadConfig::new(body_limit))
@@ -193,7 +217,13 @@ where
     .listen(listener)?
     .run();
     let handle = server.handle();
-    Ok(ServiceHandle { name, port, server: handle, join: tokio::spawn(server), tasks: Vec::new() })
+    Ok(ServiceHandle {
+        name,
+        port,
+        server: handle,
+        join: tokio::spawn(server),
+        tasks: Vec::new(),
+    })
 }
 
 /// Registers the standard routes.
@@ -203,12 +233,16 @@ pub fn standard_routes(cfg: &mut ServiceConfig) {
         .route("/metrics", web::get().to(metrics))
         .route("/openapi.json", web::get().to(openapi))
         .route("/docs", web::get().to(|| async { redirect("/docs/") }))
-        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")));
+        .service(
+            SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
+        );
 }
 
 /// A 308 to `location`.
 pub fn redirect(location: &str) -> HttpResponse {
-    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, location.to_string())).finish()
+    HttpResponse::PermanentRedirect()
+        .insert_header((header::LOCATION, location.to_string()))
+        .finish()
 }
 
 async fn healthz(ctx: web::Data<AppContext>) -> HttpResponse {
@@ -227,14 +261,27 @@ async fn readyz(ctx: web::Data<AppContext>) -> Result<HttpResponse, Problem> {
             (name.to_string(), v)
         })
         .collect();
-    let failing: Vec<&str> = results.iter().filter(|(_, r)| r.is_err()).map(|(n, _)| *n).collect();
+    let failing: Vec<&str> = results
+        .iter()
+        .filter(|(_, r)| r.is_err())
+        .map(|(n, _)| *n)
+        .collect();
     if failing.is_empty() {
-        return Ok(HttpResponse::Ok().json(json!({ "status": "pass", "service": ctx.service, "checks": checks })));
+        return Ok(HttpResponse::Ok()
+            .json(json!({ "status": "pass", "service": ctx.service, "checks": checks })));
     }
     Err(Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,
         "not_ready",
-        format!("{} unreachable: {}", if failing.len() == 1 { "dependency" } else { "dependencies" }, failing.join(", ")),
+        format!(
+            "{} unreachable: {}",
+            if failing.len() == 1 {
+                "dependency"
+            } else {
+                "dependencies"
+            },
+            failing.join(", ")
+        ),
     )
     .with("failing", failing)
     .with("checks", checks)
@@ -242,7 +289,9 @@ async fn readyz(ctx: web::Data<AppContext>) -> Result<HttpResponse, Problem> {
 }
 
 async fn metrics(ctx: web::Data<AppContext>) -> HttpResponse {
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(ctx.metrics.render())
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(ctx.metrics.render())
 }
 
 async fn openapi(ctx: web::Data<AppContext>) -> HttpResponse {
@@ -250,7 +299,11 @@ async fn openapi(ctx: web::Data<AppContext>) -> HttpResponse {
 }
 
 async fn no_route(req: HttpRequest) -> Result<HttpResponse, Problem> {
-    Err(problem::for_status(StatusCode::NOT_FOUND, req.path(), req.method().as_str()))
+    Err(problem::for_status(
+        StatusCode::NOT_FOUND,
+        req.path(),
+        req.method().as_str(),
+    ))
 }
 
 /// Middleware: any error answered without a problem body (405 from a resource,

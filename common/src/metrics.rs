@@ -31,13 +31,25 @@ pub struct Metrics {
 impl Metrics {
     /// A registry whose metrics are prefixed `delos_` and labelled with the service.
     pub fn new(service: &str) -> Self {
-        let mut registry =
-            Registry::with_prefix_and_labels("delos", [("service".into(), service.to_string().into())].into_iter());
+        let mut registry = Registry::with_prefix_and_labels(
+            "delos",
+            [("service".into(), service.to_string().into())].into_iter(),
+        );
         let requests = Family::<HttpLabels, Counter>::default();
-        let latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
+        let latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
+            latency_histogram,
+        );
         registry.register("http_requests", "HTTP requests served", requests.clone());
-        registry.register("http_request_duration_seconds", "HTTP request latency", latency.clone());
-        Self { registry: RwLock::new(registry), requests, latency }
+        registry.register(
+            "http_request_duration_seconds",
+            "HTTP request latency",
+            latency.clone(),
+        );
+        Self {
+            registry: RwLock::new(registry),
+            requests,
+            latency,
+        }
     }
 
     /// Registers a service-specific metric (a clone of it; metrics are shared handles).
@@ -54,10 +66,22 @@ impl Metrics {
         c
     }
 
-    pub(crate) fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
-        let labels = HttpLabels { method: method.into(), route: route.into(), status: status.to_string() };
+    pub(crate) fn observe_request(
+        &self,
+        method: &str,
+        route: &str,
+        status: u16,
+        elapsed: Duration,
+    ) {
+        let labels = HttpLabels {
+            method: method.into(),
+            route: route.into(),
+            status: status.to_string(),
+        };
         self.requests.get_or_create(&labels).inc();
-        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
+        self.latency
+            .get_or_create(&labels)
+            .observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition.

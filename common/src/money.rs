@@ -37,7 +37,19 @@ pub enum MoneyError {
 }
 
 /// A fiat currency Delos trades against.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    utoipa::ToSchema,
+)]
 pub enum Currency {
     #[serde(rename = "EUR", alias = "eur")]
     Eur,
@@ -94,11 +106,13 @@ impl FiatAmount {
         if !digits(int) || (text.contains('.') && !digits(frac)) {
             // "-5", "1e2", "NaN", "Infinity", " 5", "5." all land here; a minus
             // sign gets its own message because that is what the user meant.
-            return Err(if text.starts_with('-') && digits(&text[1..].replace('.', "")) {
-                MoneyError::NotPositive
-            } else {
-                MoneyError::NotANumber
-            });
+            return Err(
+                if text.starts_with('-') && digits(&text[1..].replace('.', "")) {
+                    MoneyError::NotPositive
+                } else {
+                    MoneyError::NotANumber
+                },
+            );
         }
         let frac = frac.trim_end_matches('0');
         if frac.len() > 2 {
@@ -108,8 +122,16 @@ impl FiatAmount {
         if int.len() > 10 {
             return Err(MoneyError::TooLarge);
         }
-        let whole: i64 = if int.is_empty() { 0 } else { int.parse().map_err(|_| MoneyError::TooLarge)? };
-        let mut cents_part: i64 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| MoneyError::NotANumber)? };
+        let whole: i64 = if int.is_empty() {
+            0
+        } else {
+            int.parse().map_err(|_| MoneyError::TooLarge)?
+        };
+        let mut cents_part: i64 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse().map_err(|_| MoneyError::NotANumber)?
+        };
         if frac.len() == 1 {
             cents_part *= 10;
         }
@@ -119,7 +141,10 @@ impl FiatAmount {
     /// Parses a JSON value's raw text: a number (`69.5`) or a string (`"69.5"`).
     pub fn parse_json(raw: &str) -> Result<Self, MoneyError> {
         let raw = raw.trim();
-        let inner = raw.strip_prefix('"').and_then(|r| r.strip_suffix('"')).unwrap_or(raw);
+        let inner = raw
+            .strip_prefix('"')
+            .and_then(|r| r.strip_suffix('"'))
+            .unwrap_or(raw);
         Self::parse(inner)
     }
 
@@ -228,7 +253,9 @@ impl Satoshis {
             return Err(MoneyError::NotANumber);
         }
         let sats = d * Decimal::from(SATS_PER_BTC);
-        i64::try_from(sats).map(Satoshis).map_err(|_| MoneyError::Overflow)
+        i64::try_from(sats)
+            .map(Satoshis)
+            .map_err(|_| MoneyError::Overflow)
     }
 }
 
@@ -263,7 +290,9 @@ pub fn btc_for(amount: FiatAmount, rate: Rate) -> Result<Satoshis, MoneyError> {
     let cents = u128::try_from(amount.0).map_err(|_| MoneyError::NotPositive)?;
     let numerator = cents * 1_000_000 * 10u128.pow(rate.0.scale());
     let sats = numerator.div_ceil(mantissa);
-    i64::try_from(sats).map(Satoshis).map_err(|_| MoneyError::Overflow)
+    i64::try_from(sats)
+        .map(Satoshis)
+        .map_err(|_| MoneyError::Overflow)
 }
 
 #[cfg(test)]
@@ -274,7 +303,9 @@ mod tests {
     use proptest::prelude::*;
 
     fn btc(amount: &str, rate: &str) -> String {
-        btc_for(FiatAmount::parse(amount).unwrap(), rate.parse().unwrap()).unwrap().to_string()
+        btc_for(FiatAmount::parse(amount).unwrap(), rate.parse().unwrap())
+            .unwrap()
+            .to_string()
     }
 
     #[test]
@@ -298,7 +329,14 @@ mod tests {
 
     #[test]
     fn amount_parsing_accepts_the_original_forms_and_rejects_the_rest() {
-        for (text, cents) in [("69", 6900), ("69.5", 6950), ("69.50", 6950), ("0.01", 1), ("007.10", 710), ("999999999.99", 99_999_999_999)] {
+        for (text, cents) in [
+            ("69", 6900),
+            ("69.5", 6950),
+            ("69.50", 6950),
+            ("0.01", 1),
+            ("007.10", 710),
+            ("999999999.99", 99_999_999_999),
+        ] {
             assert_eq!(FiatAmount::parse(text).unwrap().cents(), cents, "{text}");
         }
         let bad = [
@@ -320,7 +358,10 @@ mod tests {
         for (text, err) in bad {
             assert_eq!(FiatAmount::parse(text), Err(err), "{text:?}");
         }
-        assert_eq!(FiatAmount::parse_json("\"12.30\"").unwrap().to_string(), "12.30");
+        assert_eq!(
+            FiatAmount::parse_json("\"12.30\"").unwrap().to_string(),
+            "12.30"
+        );
         assert_eq!(FiatAmount::parse_json("600").unwrap().to_string(), "600.00");
     }
 

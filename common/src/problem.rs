@@ -56,8 +56,15 @@ impl Problem {
     /// 422 for one invalid field; `errors` lists it so clients can point at it.
     pub fn invalid_field(field: &str, message: impl Into<String>) -> Self {
         let message = message.into();
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("{field}: {message}"))
-            .with("errors", serde_json::json!([{ "field": field, "message": message }]))
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            format!("{field}: {message}"),
+        )
+        .with(
+            "errors",
+            serde_json::json!([{ "field": field, "message": message }]),
+        )
     }
 
     /// 503 naming the dependency that is down.
@@ -73,7 +80,11 @@ impl Problem {
 
     /// 401 for internal routes called without the right service token.
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "a valid service token is required (Authorization: Bearer)")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid service token is required (Authorization: Bearer)",
+        )
     }
 
     /// 404 for a missing resource.
@@ -83,7 +94,11 @@ impl Problem {
 
     /// 500 whose cause is logged, never shown.
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "an unexpected error occurred; it has been logged")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "an unexpected error occurred; it has been logged",
+        )
     }
 }
 
@@ -128,16 +143,32 @@ pub fn json_error(err: actix_web::error::JsonPayloadError, _req: &HttpRequest) -
             "unsupported_media_type",
             "send the body as application/json",
         ),
-        E::Deserialize(e) if e.is_data() => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", e.to_string()),
-        E::Deserialize(e) => Problem::new(StatusCode::BAD_REQUEST, "malformed_json", format!("body is not valid JSON: {e}")),
+        E::Deserialize(e) if e.is_data() => Problem::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            e.to_string(),
+        ),
+        E::Deserialize(e) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            format!("body is not valid JSON: {e}"),
+        ),
         other => Problem::new(StatusCode::BAD_REQUEST, "bad_request", other.to_string()),
     };
     problem.into()
 }
 
 /// Problem for a query string that does not fit the route: 422.
-pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest) -> actix_web::Error {
-    Problem::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", format!("query string: {err}")).into()
+pub fn query_error(
+    err: actix_web::error::QueryPayloadError,
+    _req: &HttpRequest,
+) -> actix_web::Error {
+    Problem::new(
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        format!("query string: {err}"),
+    )
+    .into()
 }
 
 /// Problem for a path segment that does not parse: 404 (no such resource).
@@ -148,9 +179,11 @@ pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix
 /// Problem for a raw body over the limit.
 pub fn payload_error(err: actix_web::error::PayloadError) -> Problem {
     match err {
-        actix_web::error::PayloadError::Overflow => {
-            Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "body is larger than the limit")
-        }
+        actix_web::error::PayloadError::Overflow => Problem::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "body is larger than the limit",
+        ),
         other => Problem::new(StatusCode::BAD_REQUEST, "bad_request", other.to_string()),
     }
 }
@@ -159,10 +192,14 @@ pub fn payload_error(err: actix_web::error::PayloadError) -> Problem {
 pub fn for_status(status: StatusCode, path: &str, method: &str) -> Problem {
     match status {
         StatusCode::NOT_FOUND => Problem::not_found(format!("no route for {method} {path}")),
-        StatusCode::METHOD_NOT_ALLOWED => {
-            Problem::new(status, "method_not_allowed", format!("{method} is not allowed on {path}"))
+        StatusCode::METHOD_NOT_ALLOWED => Problem::new(
+            status,
+            "method_not_allowed",
+            format!("{method} is not allowed on {path}"),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            Problem::new(status, "body_too_large", "body is larger than the limit")
         }
-        StatusCode::PAYLOAD_TOO_LARGE => Problem::new(status, "body_too_large", "body is larger than the limit"),
         s if s.is_server_error() => Problem::internal(),
         s => Problem::new(s, "bad_request", s.canonical_reason().unwrap_or("error")),
     }

@@ -34,7 +34,10 @@ impl ClientId {
             let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
             return (ClientId(format!("key:{hex}")), Some(key));
         }
-        let addr = req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into());
+        let addr = req
+            .peer_addr()
+            .map(|a| a.ip().to_string())
+            .unwrap_or_else(|| "unknown".into());
         (ClientId(format!("ip:{addr}")), None)
     }
 }
@@ -43,7 +46,11 @@ impl FromRequest for ClientId {
     type Error = actix_web::Error;
     type Future = std::future::Ready<Result<Self, Self::Error>>;
     fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
-        let id = req.extensions().get::<ClientId>().cloned().unwrap_or_else(|| ClientId::of(req).0);
+        let id = req
+            .extensions()
+            .get::<ClientId>()
+            .cloned()
+            .unwrap_or_else(|| ClientId::of(req).0);
         std::future::ready(Ok(id))
     }
 }
@@ -78,14 +85,32 @@ pub struct Decision {
 
 impl RateLimiter {
     /// `prefix` namespaces the keys (per service and per test).
-    pub fn new(pool: deadpool_redis::Pool, prefix: &str, default_limit: u32, key_limits: HashMap<String, u32>) -> Self {
-        Self { pool, prefix: prefix.to_string(), default_limit, key_limits: Arc::new(key_limits) }
+    pub fn new(
+        pool: deadpool_redis::Pool,
+        prefix: &str,
+        default_limit: u32,
+        key_limits: HashMap<String, u32>,
+    ) -> Self {
+        Self {
+            pool,
+            prefix: prefix.to_string(),
+            default_limit,
+            key_limits: Arc::new(key_limits),
+        }
     }
 
     /// Counts one request of `client`.
-    pub async fn check(&self, client: &ClientId, api_key: Option<&str>) -> Result<Decision, anyhow::Error> {
-        let limit = api_key.and_then(|k| self.key_limits.get(k).copied()).unwrap_or(self.default_limit);
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_secs();
+    pub async fn check(
+        &self,
+        client: &ClientId,
+        api_key: Option<&str>,
+    ) -> Result<Decision, anyhow::Error> {
+        let limit = api_key
+            .and_then(|k| self.key_limits.get(k).copied())
+            .unwrap_or(self.default_limit);
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_secs();
         let window = now / WINDOW_SECS;
         let reset_secs = (window + 1) * WINDOW_SECS - now;
         let key = format!("{}rl:{}:{window}", self.prefix, client.0);
@@ -99,7 +124,12 @@ impl RateLimiter {
             .await?;
         let allowed = count <= u64::from(limit);
         let remaining = u32::try_from(u64::from(limit).saturating_sub(count)).unwrap_or(0);
-        Ok(Decision { limit, remaining, reset_secs, allowed })
+        Ok(Decision {
+            limit,
+            remaining,
+            reset_secs,
+            allowed,
+        })
     }
 }
 
@@ -130,7 +160,9 @@ pub async fn rate_limit(
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "rate limiter cannot reach redis");
-            let res = Problem::unavailable("redis").retry_after(2).error_response();
+            let res = Problem::unavailable("redis")
+                .retry_after(2)
+                .error_response();
             return Ok(req.into_response(res).map_into_boxed_body());
         }
     };
@@ -138,10 +170,15 @@ pub async fn rate_limit(
         let problem = Problem::new(
             StatusCode::TOO_MANY_REQUESTS,
             "rate_limited",
-            format!("more than {} requests a minute; retry in {} s", decision.limit, decision.reset_secs),
+            format!(
+                "more than {} requests a minute; retry in {} s",
+                decision.limit, decision.reset_secs
+            ),
         )
         .retry_after(decision.reset_secs);
-        let res = req.into_response(problem.error_response()).map_into_boxed_body();
+        let res = req
+            .into_response(problem.error_response())
+            .map_into_boxed_body();
         return Ok(with_headers(res, &decision));
     }
     let res = next.call(req).await?.map_into_boxed_body();

@@ -31,8 +31,11 @@ pub async fn with_request_id<F: std::future::Future>(id: String, fut: F) -> F::O
 /// when `DELOS_LOG_FORMAT=json`, readable text otherwise.
 pub fn init() {
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
-    let result = if std::env::var("DELOS_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_target(false);
+    let result = if std::env::var("DELOS_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
+    {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.compact().try_init()
@@ -57,20 +60,31 @@ pub async fn observe(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = incoming_id(&req);
-    let metrics = req.app_data::<actix_web::web::Data<crate::http::AppContext>>().map(|c| c.metrics.clone());
+    let metrics = req
+        .app_data::<actix_web::web::Data<crate::http::AppContext>>()
+        .map(|c| c.metrics.clone());
     let method = req.method().to_string();
     let path = req.path().to_string();
     let span = tracing::info_span!("request", request_id = %id, %method, %path);
     let started = Instant::now();
-    let mut res = CURRENT_REQUEST_ID.scope(id.clone(), next.call(req).instrument(span.clone())).await?;
+    let mut res = CURRENT_REQUEST_ID
+        .scope(id.clone(), next.call(req).instrument(span.clone()))
+        .await?;
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
-    let route = res.request().match_pattern().unwrap_or_else(|| "unmatched".into());
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
     if let Some(metrics) = metrics {
         metrics.observe_request(&method, &route, status, elapsed);
     }
     span.in_scope(|| {
-        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "access");
+        tracing::info!(
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            "access"
+        );
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);

@@ -81,7 +81,9 @@ impl fmt::Display for ProviderKind {
 
 /// A provider name that is not one of the known kinds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown price provider {0:?}; expected one of coinbase, kraken, coingecko, coindesk, simulated")]
+#[error(
+    "unknown price provider {0:?}; expected one of coinbase, kraken, coingecko, coindesk, simulated"
+)]
 pub struct UnknownProvider(pub String);
 
 impl FromStr for ProviderKind {
@@ -110,7 +112,10 @@ pub struct ProviderConfig {
 impl ProviderConfig {
     /// A config for `kind` at its default base URL.
     pub fn new(kind: ProviderKind) -> Self {
-        Self { kind, base_url: kind.default_base_url().to_owned() }
+        Self {
+            kind,
+            base_url: kind.default_base_url().to_owned(),
+        }
     }
 }
 
@@ -134,7 +139,10 @@ impl From<RawProviderConfig> for ProviderConfig {
         match raw {
             RawProviderConfig::Name(kind) => Self::new(kind),
             RawProviderConfig::Full(FullProviderConfig { kind, base_url }) => match base_url {
-                Some(url) if !url.trim().is_empty() => Self { kind, base_url: url.trim().to_owned() },
+                Some(url) if !url.trim().is_empty() => Self {
+                    kind,
+                    base_url: url.trim().to_owned(),
+                },
                 _ => Self::new(kind),
             },
         }
@@ -193,8 +201,11 @@ impl Provider {
             ProviderKind::CoinDesk => coindesk::fetch(self).await?,
             ProviderKind::Simulated => {
                 // A poisoned lock only means a panic mid-step; the state is still a valid price.
-                let mut state = self.sim.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-                state.step()
+                let mut state = self
+                    .sim
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                state.step()?
             }
         };
         Ok(PriceRecord {
@@ -206,7 +217,10 @@ impl Provider {
     }
 
     /// GETs `{base_url}{path_and_query}` and decodes a JSON body, mapping every failure.
-    async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, ProviderError> {
+    async fn get_json<T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+    ) -> Result<T, ProviderError> {
         let url = format!("{}{}", self.base_url, path_and_query);
         let response = self
             .client
@@ -220,13 +234,18 @@ impl Provider {
             return Err(ProviderError::Http(status.as_u16()));
         }
         let body = response.bytes().await.map_err(transport)?;
-        serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed(format!("{}: {e}", self.kind)))
+        serde_json::from_slice(&body)
+            .map_err(|e| ProviderError::Malformed(format!("{}: {e}", self.kind)))
     }
 }
 
 /// reqwest's own message is terse ("error sending request"); the cause chain says why.
 fn transport(e: reqwest::Error) -> ProviderError {
-    let mut text = if e.is_timeout() { format!("timed out: {e}") } else { e.to_string() };
+    let mut text = if e.is_timeout() {
+        format!("timed out: {e}")
+    } else {
+        e.to_string()
+    };
     let mut source = std::error::Error::source(&e);
     while let Some(cause) = source {
         text.push_str(": ");
@@ -239,8 +258,16 @@ fn transport(e: reqwest::Error) -> ProviderError {
 /// Exact decimal from a price's text: plain (`61234.56`) or exponent (`6.123456e4`) form.
 fn parse_decimal(currency: Currency, text: &str) -> Result<Decimal, ProviderError> {
     Decimal::from_str_exact(text)
-        .or_else(|e| if text.contains(['e', 'E']) { Decimal::from_scientific(text) } else { Err(e) })
-        .map_err(|e| ProviderError::Malformed(format!("{currency} price {text:?} is not a number: {e}")))
+        .or_else(|e| {
+            if text.contains(['e', 'E']) {
+                Decimal::from_scientific(text)
+            } else {
+                Err(e)
+            }
+        })
+        .map_err(|e| {
+            ProviderError::Malformed(format!("{currency} price {text:?} is not a number: {e}"))
+        })
 }
 
 /// Checks a decimal as a BTC price in `currency`.
@@ -263,7 +290,9 @@ fn rate_from_json(currency: Currency, raw: &RawValue) -> Result<Rate, ProviderEr
     } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
         rate_from_text(currency, text)
     } else {
-        Err(ProviderError::Malformed(format!("{currency} price {text} is not a number")))
+        Err(ProviderError::Malformed(format!(
+            "{currency} price {text} is not a number"
+        )))
     }
 }
 
@@ -280,7 +309,11 @@ pub struct Validator {
 
 impl Default for Validator {
     fn default() -> Self {
-        Self { max_jump: Decimal::new(20, 2), min: Decimal::from(100), max: Decimal::from(10_000_000) }
+        Self {
+            max_jump: Decimal::new(20, 2),
+            min: Decimal::from(100),
+            max: Decimal::from(10_000_000),
+        }
     }
 }
 
@@ -289,7 +322,11 @@ const JUMP_WINDOW: TimeDelta = TimeDelta::hours(1);
 
 impl Validator {
     /// `Ok` when every rate of `new` is within bounds and close enough to `last_good`.
-    pub fn check(&self, new: &PriceRecord, last_good: Option<&PriceRecord>) -> Result<(), ProviderError> {
+    pub fn check(
+        &self,
+        new: &PriceRecord,
+        last_good: Option<&PriceRecord>,
+    ) -> Result<(), ProviderError> {
         for currency in Currency::ALL {
             let rate = new.rates.get(currency).value();
             if rate < self.min || rate > self.max {
@@ -308,7 +345,10 @@ impl Validator {
             return Ok(());
         }
         for currency in Currency::ALL {
-            let (now, before) = (new.rates.get(currency).value(), old.rates.get(currency).value());
+            let (now, before) = (
+                new.rates.get(currency).value(),
+                old.rates.get(currency).value(),
+            );
             // |now - before| / before > max_jump, without a division (before > 0).
             if (now - before).abs() > self.max_jump * before {
                 return Err(ProviderError::Invalid(format!(
@@ -365,18 +405,31 @@ pub(crate) mod test_support {
 
     /// A client like the service's, with a short timeout.
     pub(crate) fn client() -> reqwest::Client {
-        reqwest::Client::builder().timeout(Duration::from_millis(200)).build().unwrap()
+        reqwest::Client::builder()
+            .timeout(Duration::from_millis(200))
+            .build()
+            .unwrap()
     }
 
     /// A provider of `kind` pointed at a mock server.
     pub(crate) fn provider(kind: ProviderKind, server: &MockServer) -> Provider {
-        Provider::new(ProviderConfig { kind, base_url: server.uri() }, client())
+        Provider::new(
+            ProviderConfig {
+                kind,
+                base_url: server.uri(),
+            },
+            client(),
+        )
     }
 
     /// A record with the given prices, fetched at `at`.
     pub(crate) fn record(eur: &str, gbp: &str, usd: &str, at: DateTime<Utc>) -> PriceRecord {
         PriceRecord {
-            rates: Rates { eur: eur.parse().unwrap(), gbp: gbp.parse().unwrap(), usd: usd.parse().unwrap() },
+            rates: Rates {
+                eur: eur.parse().unwrap(),
+                gbp: gbp.parse().unwrap(),
+                usd: usd.parse().unwrap(),
+            },
             source: "test".to_owned(),
             fetched_at: at,
             simulated: false,
@@ -399,7 +452,10 @@ mod tests {
     use super::*;
 
     fn coingecko_ok() -> ResponseTemplate {
-        ResponseTemplate::new(200).set_body_raw(r#"{"bitcoin":{"eur":61234.56,"gbp":52345.1,"usd":66543}}"#, "application/json")
+        ResponseTemplate::new(200).set_body_raw(
+            r#"{"bitcoin":{"eur":61234.56,"gbp":52345.1,"usd":66543}}"#,
+            "application/json",
+        )
     }
 
     #[test]
@@ -410,7 +466,10 @@ mod tests {
             assert_eq!(json, format!("\"{kind}\""));
             assert_eq!(serde_json::from_str::<ProviderKind>(&json).unwrap(), kind);
         }
-        assert_eq!(" CoinGecko ".parse::<ProviderKind>().unwrap(), ProviderKind::CoinGecko);
+        assert_eq!(
+            " CoinGecko ".parse::<ProviderKind>().unwrap(),
+            ProviderKind::CoinGecko
+        );
         assert!("binance".parse::<ProviderKind>().is_err());
         assert!(serde_json::from_str::<ProviderKind>("\"binance\"").is_err());
     }
@@ -424,11 +483,20 @@ mod tests {
             {"kind": "coindesk", "base_url": ""},
         ]))
         .unwrap();
-        assert_eq!(chain[0], ProviderConfig { kind: ProviderKind::CoinGecko, base_url: "https://api.coingecko.com".into() });
+        assert_eq!(
+            chain[0],
+            ProviderConfig {
+                kind: ProviderKind::CoinGecko,
+                base_url: "https://api.coingecko.com".into()
+            }
+        );
         assert_eq!(chain[1].base_url, "https://api.kraken.com");
         assert_eq!(chain[2].base_url, "http://localhost:9000/");
         assert_eq!(chain[3].base_url, default_base_url(ProviderKind::CoinDesk));
-        assert!(serde_json::from_value::<ProviderConfig>(json!({"kind": "kraken", "url": "x"})).is_err());
+        assert!(
+            serde_json::from_value::<ProviderConfig>(json!({"kind": "kraken", "url": "x"}))
+                .is_err()
+        );
     }
 
     #[test]
@@ -439,7 +507,13 @@ mod tests {
         assert_eq!(d("1E+5"), Decimal::from(100_000));
         assert_eq!(d("123456e-2"), Decimal::new(123_456, 2));
         for bad in ["", "NaN", "1.2.3", "12,3", "1e400", "abc"] {
-            assert!(matches!(parse_decimal(Currency::Usd, bad), Err(ProviderError::Malformed(_))), "{bad:?}");
+            assert!(
+                matches!(
+                    parse_decimal(Currency::Usd, bad),
+                    Err(ProviderError::Malformed(_))
+                ),
+                "{bad:?}"
+            );
         }
     }
 
@@ -450,16 +524,28 @@ mod tests {
             .respond_with(coingecko_ok().set_delay(Duration::from_millis(1000)))
             .mount(&server)
             .await;
-        let err = provider(ProviderKind::CoinGecko, &server).fetch().await.unwrap_err();
-        let ProviderError::Transport(text) = err else { panic!("{err:?}") };
+        let err = provider(ProviderKind::CoinGecko, &server)
+            .fetch()
+            .await
+            .unwrap_err();
+        let ProviderError::Transport(text) = err else {
+            panic!("{err:?}")
+        };
         assert!(text.contains("timed out"), "{text}");
     }
 
     #[tokio::test]
     async fn an_unreachable_provider_is_a_transport_error() {
         // Bind then drop: the port is very likely closed when we connect.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        let cfg = ProviderConfig { kind: ProviderKind::Kraken, base_url: format!("http://127.0.0.1:{port}") };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let cfg = ProviderConfig {
+            kind: ProviderKind::Kraken,
+            base_url: format!("http://127.0.0.1:{port}"),
+        };
         let err = Provider::new(cfg, client()).fetch().await.unwrap_err();
         assert!(matches!(err, ProviderError::Transport(_)), "{err:?}");
     }
@@ -467,9 +553,15 @@ mod tests {
     #[tokio::test]
     async fn records_name_their_source_and_fetch_time() {
         let server = MockServer::start().await;
-        Mock::given(path("/api/v3/simple/price")).respond_with(coingecko_ok()).mount(&server).await;
+        Mock::given(path("/api/v3/simple/price"))
+            .respond_with(coingecko_ok())
+            .mount(&server)
+            .await;
         let before = Utc::now();
-        let rec = provider(ProviderKind::CoinGecko, &server).fetch().await.unwrap();
+        let rec = provider(ProviderKind::CoinGecko, &server)
+            .fetch()
+            .await
+            .unwrap();
         assert_eq!(rec.source, "coingecko");
         assert!(!rec.simulated);
         assert!(rec.fetched_at >= before && rec.fetched_at <= Utc::now());
@@ -495,7 +587,9 @@ mod tests {
             (record("60000", "51000", "0.01", now), "USD"),
         ] {
             let err = v.check(&rec, None).unwrap_err();
-            let ProviderError::Invalid(reason) = err else { panic!("{err:?}") };
+            let ProviderError::Invalid(reason) = err else {
+                panic!("{err:?}")
+            };
             assert!(reason.starts_with(cur), "{reason}");
         }
     }
@@ -505,11 +599,21 @@ mod tests {
         let v = Validator::default();
         let now = Utc::now();
         let old = record("60000", "51000", "65000", now - TimeDelta::minutes(5));
-        let err = v.check(&record("60000", "51000", "78000.01", now), Some(&old)).unwrap_err();
-        let ProviderError::Invalid(reason) = err else { panic!("{err:?}") };
-        assert!(reason.starts_with("USD") && reason.contains("20%"), "{reason}");
+        let err = v
+            .check(&record("60000", "51000", "78000.01", now), Some(&old))
+            .unwrap_err();
+        let ProviderError::Invalid(reason) = err else {
+            panic!("{err:?}")
+        };
+        assert!(
+            reason.starts_with("USD") && reason.contains("20%"),
+            "{reason}"
+        );
         // A crash is as suspicious as a spike.
-        assert!(v.check(&record("6000", "51000", "65000", now), Some(&old)).is_err());
+        assert!(
+            v.check(&record("6000", "51000", "65000", now), Some(&old))
+                .is_err()
+        );
     }
 
     #[test]
@@ -517,9 +621,13 @@ mod tests {
         let v = Validator::default();
         let now = Utc::now();
         let old = record("30000", "25000", "32000", now - TimeDelta::minutes(61));
-        v.check(&record("60000", "51000", "65000", now), Some(&old)).unwrap();
+        v.check(&record("60000", "51000", "65000", now), Some(&old))
+            .unwrap();
         let recent = record("30000", "25000", "32000", now - TimeDelta::minutes(59));
-        assert!(v.check(&record("60000", "51000", "65000", now), Some(&recent)).is_err());
+        assert!(
+            v.check(&record("60000", "51000", "65000", now), Some(&recent))
+                .is_err()
+        );
     }
 
     #[test]
@@ -528,17 +636,29 @@ mod tests {
         let now = Utc::now();
         let mut old = record("60000", "51000", "65000", now - TimeDelta::minutes(1));
         old.simulated = true;
-        v.check(&record("90000", "76000", "98000", now), Some(&old)).unwrap();
+        v.check(&record("90000", "76000", "98000", now), Some(&old))
+            .unwrap();
     }
 
     #[tokio::test]
     async fn fetch_first_valid_falls_through_a_failing_provider_to_a_working_one() {
         let broken = MockServer::start().await;
-        Mock::given(method("GET")).respond_with(ResponseTemplate::new(503)).mount(&broken).await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&broken)
+            .await;
         let good = MockServer::start().await;
-        Mock::given(path("/api/v3/simple/price")).respond_with(coingecko_ok()).mount(&good).await;
-        let chain = [provider(ProviderKind::Kraken, &broken), provider(ProviderKind::CoinGecko, &good)];
-        let rec = fetch_first_valid(&chain, &Validator::default(), None).await.unwrap();
+        Mock::given(path("/api/v3/simple/price"))
+            .respond_with(coingecko_ok())
+            .mount(&good)
+            .await;
+        let chain = [
+            provider(ProviderKind::Kraken, &broken),
+            provider(ProviderKind::CoinGecko, &good),
+        ];
+        let rec = fetch_first_valid(&chain, &Validator::default(), None)
+            .await
+            .unwrap();
         assert_eq!(rec.source, "coingecko");
         assert_eq!(rec.rates.eur.value(), Decimal::new(6_123_456, 2));
     }
@@ -546,33 +666,66 @@ mod tests {
     #[tokio::test]
     async fn fetch_first_valid_skips_a_provider_whose_price_jumped() {
         let server = MockServer::start().await;
-        Mock::given(path("/api/v3/simple/price")).respond_with(coingecko_ok()).expect(2).mount(&server).await;
-        let chain = [provider(ProviderKind::CoinGecko, &server), Provider::new(ProviderConfig::new(ProviderKind::Simulated), client())];
+        Mock::given(path("/api/v3/simple/price"))
+            .respond_with(coingecko_ok())
+            .expect(2)
+            .mount(&server)
+            .await;
+        let chain = [
+            provider(ProviderKind::CoinGecko, &server),
+            Provider::new(ProviderConfig::new(ProviderKind::Simulated), client()),
+        ];
         // 61234.56 after a real 30000 is a jump; simulated prices are not judged against real ones.
         let last = record("30000", "25000", "32000", Utc::now());
-        let rec = fetch_first_valid(&chain, &Validator::default(), Some(&last)).await.unwrap();
+        let rec = fetch_first_valid(&chain, &Validator::default(), Some(&last))
+            .await
+            .unwrap();
         assert!(rec.simulated);
-        let errors = fetch_first_valid(&chain[..1], &Validator::default(), Some(&last)).await.unwrap_err();
-        assert!(matches!(errors.as_slice(), [(ProviderKind::CoinGecko, ProviderError::Invalid(_))]), "{errors:?}");
+        let errors = fetch_first_valid(&chain[..1], &Validator::default(), Some(&last))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                errors.as_slice(),
+                [(ProviderKind::CoinGecko, ProviderError::Invalid(_))]
+            ),
+            "{errors:?}"
+        );
     }
 
     #[tokio::test]
     async fn fetch_first_valid_returns_every_error_when_all_fail() {
         let server = MockServer::start().await;
-        Mock::given(path("/v1/bpi/currentprice.json")).respond_with(ResponseTemplate::new(500)).mount(&server).await;
+        Mock::given(path("/v1/bpi/currentprice.json"))
+            .respond_with(ResponseTemplate::new(500))
+            .mount(&server)
+            .await;
         Mock::given(path("/api/v3/simple/price"))
             .respond_with(ResponseTemplate::new(200).set_body_string("<html>oops</html>"))
             .mount(&server)
             .await;
-        let chain = [provider(ProviderKind::CoinDesk, &server), provider(ProviderKind::CoinGecko, &server)];
-        let errors = fetch_first_valid(&chain, &Validator::default(), None).await.unwrap_err();
+        let chain = [
+            provider(ProviderKind::CoinDesk, &server),
+            provider(ProviderKind::CoinGecko, &server),
+        ];
+        let errors = fetch_first_valid(&chain, &Validator::default(), None)
+            .await
+            .unwrap_err();
         assert!(
             matches!(
                 errors.as_slice(),
-                [(ProviderKind::CoinDesk, ProviderError::Http(500)), (ProviderKind::CoinGecko, ProviderError::Malformed(_))]
+                [
+                    (ProviderKind::CoinDesk, ProviderError::Http(500)),
+                    (ProviderKind::CoinGecko, ProviderError::Malformed(_))
+                ]
             ),
             "{errors:?}"
         );
-        assert!(fetch_first_valid(&[], &Validator::default(), None).await.unwrap_err().is_empty());
+        assert!(
+            fetch_first_valid(&[], &Validator::default(), None)
+                .await
+                .unwrap_err()
+                .is_empty()
+        );
     }
 }

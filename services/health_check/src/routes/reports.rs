@@ -1,0 +1,138 @@
+use actix_web::{HttpResponse, web};
+use chrono::{DateTime, Utc};
+use common::Problem;
+use common::auth::ServiceAuth;
+use common::models::Report;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::startup::State;
+use crate::storage::{self, ReportFilter};
+
+const MAX_BATCH: usize = 1000;
+
+fn validate(r: &Report, at: Option<usize>) -> Result<(), Problem> {
+    let field = |name: &str| match at {
+        Some(i) => format!("[{i}].{name}"),
+        None => name.to_string(),
+    };
+    let service_ok = !r.service.is_empty()
+        && r.service.len() <= 64
+        && r.service
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-' || b == b'.');
+    if !service_ok {
+        return Err(Problem::invalid_field(
+            &field("service"),
+            "1-64 letters, digits, '_', '-' or '.'",
+        ));
+    }
+    if r.level.is_empty() || r.level.len() > 32 {
+        return Err(Problem::invalid_field(
+            &field("level"),
+            "must be 1-32 characters",
+        ));
+    }
+    if r.status.is_empty() || r.status.len() > 64 {
+        return Err(Problem::invalid_field(
+            &field("status"),
+            "must be 1-64 characters",
+        ));
+    }
+    Ok(())
+}
+
+/// Store one report (the original body).
+#[utoipa::path(post, path = "/report", request_body = Report,
+    responses((status = 201, description = "stored"), (status = 401, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)),
+    security(("service_token" = [])))]
+pub async fn post_report(
+    _: ServiceAuth,
+    state: web::Data<State>,
+    body: web::Json<Report>,
+) -> Result<HttpResponse, Problem> {
+    validate(&body, None)?;
+    let ids = storage::insert_reports(&state.pool, std::slice::from_ref(&body))
+        .await
+        .map_err(common::db::problem)?;
+    Ok(HttpResponse::Created().json(json!({ "id": ids.first() })))
+}
+
+/// Store up to 1000 reports at once (what the reporters send).
+#[utoipa::path(post, path = "/report/batch", request_body = Vec<Report>,
+    responses((status = 201, description = "stored"), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn post_batch(
+    _: ServiceAuth,
+    state: web::Data<State>,
+    body: web::Json<Vec<Report>>,
+) -> Result<HttpResponse, Problem> {
+    if body.is_empty() || body.len() > MAX_BATCH {
+        return Err(Problem::invalid_field(
+            "body",
+            format!("a batch holds 1 to {MAX_BATCH} reports"),
+        ));
+    }
+    for (i, r) in body.iter().enumerate() {
+        validate(r, Some(i))?;
+    }
+    let ids = storage::insert_reports(&state.pool, &body)
+        .await
+        .map_err(common::db::problem)?;
+    Ok(HttpResponse::Created()
+        .json(json!({ "stored": ids.len(), "first_id": ids.first(), "last_id": ids.last() })))
+}
+
+/// Query of `GET /reports`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ReportsQuery {
+    service: Option<String>,
+    level: Option<String>,
+    /// Inclusive lower bound (RFC 3339).
+    since: Option<DateTime<Utc>>,
+    /// Exclusive upper bound (RFC 3339).
+    until: Option<DateTime<Utc>>,
+    /// 1-500, default 50.
+    limit: Option<i64>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<i64>,
+    /// Also return how many reports match (counts them; slower on big tables).
+    #[serde(default)]
+    count: bool,
+}
+
+/// Reports, newest first, filtered and keyset-paged.
+#[utoipa::path(get, path = "/reports", params(ReportsQuery), responses((status = 200, description = "a page of reports")))]
+pub async fn get_reports(
+    state: web::Data<State>,
+    q: web::Query<ReportsQuery>,
+) -> Result<HttpResponse, Problem> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::invalid_field("limit", "must be between 1 and 500"));
+    }
+    let filter = ReportFilter {
+        service: q.service.clone(),
+        level: q.level.clone(),
+        since: q.since,
+        until: q.until,
+    };
+    let rows = storage::list_reports(&state.pool, &filter, q.cursor, limit)
+        .await
+        .map_err(common::db::problem)?;
+    let next = if rows.len() == usize::try_from(limit).unwrap_or(0) {
+        rows.last().map(|r| r.id)
+    } else {
+        None
+    };
+    let total = if q.count {
+        Some(
+            storage::count_reports(&state.pool, &filter)
+                .await
+                .map_err(common::db::problem)?,
+        )
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok()
+        .json(json!({ "data": rows, "next_cursor": next.map(|n| n.to_string()), "total": total })))
+}

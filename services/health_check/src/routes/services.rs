@@ -1,0 +1,127 @@
+use std::fmt::Write;
+
+use actix_web::{HttpResponse, web};
+use common::Problem;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::domain::Status;
+use crate::startup::State;
+use crate::storage;
+
+/// Each service's status (pass, warn, fail), last heartbeat and TTL.
+#[utoipa::path(get, path = "/services", responses((status = 200, description = "health+json style summary")))]
+pub async fn get_services(state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    let rows = storage::services(&state.pool)
+        .await
+        .map_err(common::db::problem)?;
+    let overall = rows
+        .iter()
+        .map(|r| Status::from_db(&r.status))
+        .max()
+        .unwrap_or(Status::Pass);
+    let services: Vec<_> = rows
+        .iter()
+        .map(|r| {
+            json!({
+                "service": r.service, "status": r.status, "reported_status": r.reported_status,
+                "last_seen": r.last_seen, "changed_at": r.changed_at,
+                "ttl_secs": state.policy.ttl_secs(&r.service), "grace_secs": state.policy.grace_secs,
+            })
+        })
+        .collect();
+    Ok(HttpResponse::Ok()
+        .content_type("application/health+json")
+        .json(json!({ "status": overall.as_str(), "services": services })))
+}
+
+/// Query of `GET /transitions`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct TransitionsQuery {
+    service: Option<String>,
+    limit: Option<i64>,
+    cursor: Option<i64>,
+}
+
+/// The log of status changes, newest first.
+#[utoipa::path(get, path = "/transitions", params(TransitionsQuery), responses((status = 200, description = "status changes")))]
+pub async fn get_transitions(
+    state: web::Data<State>,
+    q: web::Query<TransitionsQuery>,
+) -> Result<HttpResponse, Problem> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=500).contains(&limit) {
+        return Err(Problem::invalid_field("limit", "must be between 1 and 500"));
+    }
+    let rows = storage::transitions(&state.pool, q.service.as_deref(), q.cursor, limit)
+        .await
+        .map_err(common::db::problem)?;
+    let next = if rows.len() == usize::try_from(limit).unwrap_or(0) {
+        rows.last().map(|r| r.id.to_string())
+    } else {
+        None
+    };
+    Ok(HttpResponse::Ok().json(json!({ "data": rows, "next_cursor": next })))
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// A status page readable at a glance; refreshes itself every 10 s.
+pub async fn status_page(state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    let rows = storage::services(&state.pool)
+        .await
+        .map_err(common::db::problem)?;
+    let recent = storage::transitions(&state.pool, None, None, 20)
+        .await
+        .map_err(common::db::problem)?;
+    let overall = rows
+        .iter()
+        .map(|r| Status::from_db(&r.status))
+        .max()
+        .unwrap_or(Status::Pass);
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=10><title>Delos status</title>\
+         <style>body{{font:15px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}\
+         td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;text-align:left}}.pass{{color:#fff;background:#2a7}}\
+         .warn{{background:#fc3}}.fail{{color:#fff;background:#d33}}.b{{padding:.1em .6em;border-radius:.3em}}</style></head>\
+         <body><h1>Delos status: <span class='b {o}'>{o}</span></h1><table><tr><th>service</th><th>status</th>\
+         <th>last seen</th><th>since</th></tr>",
+        o = overall.as_str()
+    );
+    if rows.is_empty() {
+        html.push_str("<tr><td colspan=4>no service has reported yet</td></tr>");
+    }
+    for r in &rows {
+        let _ = write!(
+            html,
+            "<tr><td>{}</td><td><span class='b {s}'>{s}</span></td><td>{}</td><td>{}</td></tr>",
+            escape(&r.service),
+            r.last_seen.format("%Y-%m-%d %H:%M:%S UTC"),
+            r.changed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            s = escape(&r.status)
+        );
+    }
+    html.push_str("</table><h2>Recent changes</h2><ul>");
+    for t in &recent {
+        let _ = write!(
+            html,
+            "<li>{} <b>{}</b>: {} → {} ({})</li>",
+            t.at.format("%Y-%m-%d %H:%M:%S UTC"),
+            escape(&t.service),
+            escape(t.from_status.as_deref().unwrap_or("new")),
+            escape(&t.to_status),
+            escape(&t.reason)
+        );
+    }
+    html.push_str("</ul><p><a href=/services>/services</a> · <a href=/reports>/reports</a> · <a href=/docs/>API docs</a></p></body></html>");
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(html))
+}
