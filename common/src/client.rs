@@ -41,19 +41,14 @@ pub enum CallError {
     },
     /// Answered 2xx with a body that does not fit the contract.
     #[error("{service} sent an unexpected body: {reason}")]
-    Decode {
-        service: &'static str,
-        reason: String,
-    },
+    Decode { service: &'static str, reason: String },
 }
 
 impl From<CallError> for Problem {
     fn from(err: CallError) -> Problem {
         match err {
             CallError::Unavailable {
-                service,
-                retry_after,
-                ..
+                service, retry_after, ..
             } => {
                 let p = Problem::unavailable(service);
                 match retry_after {
@@ -111,9 +106,7 @@ impl ServiceClient {
 
     /// A request to `path` with the token and request id set.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
-        let mut rb = self
-            .http
-            .request(method, format!("{}{path}", self.base_url));
+        let mut rb = self.http.request(method, format!("{}{path}", self.base_url));
         if !self.token.is_empty() {
             rb = rb.bearer_auth(self.token.expose());
         }
@@ -124,16 +117,11 @@ impl ServiceClient {
     }
 
     /// Sends and decodes a JSON answer; `None` for 204/404 when `absent_ok`.
-    pub async fn send<T: DeserializeOwned>(
-        &self,
-        rb: reqwest::RequestBuilder,
-    ) -> Result<T, CallError> {
-        self.send_opt(rb, false)
-            .await?
-            .ok_or_else(|| CallError::Decode {
-                service: self.name,
-                reason: "no body".into(),
-            })
+    pub async fn send<T: DeserializeOwned>(&self, rb: reqwest::RequestBuilder) -> Result<T, CallError> {
+        self.send_opt(rb, false).await?.ok_or_else(|| CallError::Decode {
+            service: self.name,
+            reason: "no body".into(),
+        })
     }
 
     /// Like `send`, but 204 and 404 give `Ok(None)`.
@@ -147,14 +135,10 @@ impl ServiceClient {
             reason,
             retry_after,
         };
-        let res = rb
-            .send()
-            .await
-            .map_err(|e| unavailable(e.to_string(), None))?;
+        let res = rb.send().await.map_err(|e| unavailable(e.to_string(), None))?;
         let status = res.status();
         if absent_ok
-            && (status == reqwest::StatusCode::NO_CONTENT
-                || status == reqwest::StatusCode::NOT_FOUND)
+            && (status == reqwest::StatusCode::NO_CONTENT || status == reqwest::StatusCode::NOT_FOUND)
         {
             return Ok(None);
         }
@@ -166,10 +150,7 @@ impl ServiceClient {
                 .and_then(|v| v.parse().ok());
             return Err(unavailable(format!("answered {status}"), retry));
         }
-        let bytes = res
-            .bytes()
-            .await
-            .map_err(|e| unavailable(e.to_string(), None))?;
+        let bytes = res.bytes().await.map_err(|e| unavailable(e.to_string(), None))?;
         if status.is_client_error() {
             let problem = serde_json::from_slice::<Problem>(&bytes).unwrap_or_else(|_| {
                 Problem::new(

@@ -194,9 +194,9 @@ impl RateLimitSettings {
             .iter()
             .filter(|e| !e.trim().is_empty())
             .map(|entry| {
-                let (key, limit) = entry.split_once('=').ok_or_else(|| {
-                    anyhow::anyhow!("rate_limit.api_keys entry {entry:?} is not KEY=LIMIT")
-                })?;
+                let (key, limit) = entry
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("rate_limit.api_keys entry {entry:?} is not KEY=LIMIT"))?;
                 let limit = limit.trim().parse().map_err(|_| {
                     anyhow::anyhow!("rate_limit.api_keys entry {entry:?}: limit is not a number")
                 })?;
@@ -260,9 +260,6 @@ mod tests {
 
     #[test]
     fn secret_debug_is_redacted() {
-        assert_eq!(
-            format!("{:?}", Secret::new("hunter2")),
-            "Secret(<redacted>)"
-        );
+        assert_eq!(format!("{:?}", Secret::new("hunter2")), "Secret(<redacted>)");
     }
 }

@@ -29,11 +29,10 @@ pub async fn ensure_database(settings: &PgSettings) -> anyhow::Result<()> {
         .connect()
         .await
         .with_context(|| format!("cannot reach Postgres at {}", settings.url))?;
-    let exists: bool =
-        sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
-            .bind(name)
-            .fetch_one(&mut conn)
-            .await?;
+    let exists: bool = sqlx::query_scalar("select exists(select 1 from pg_database where datname = $1)")
+        .bind(name)
+        .fetch_one(&mut conn)
+        .await?;
     if !exists
         && let Err(e) = sqlx::query(sqlx::AssertSqlSafe(format!("create database \"{name}\"")))
             .execute(&mut conn)

@@ -44,10 +44,9 @@ impl Reporter {
             "health_reports_dropped",
             "Health reports dropped (queue full or health_check down)",
         );
-        let sent = ctx.metrics.counter(
-            "health_reports_sent",
-            "Health reports delivered to health_check",
-        );
+        let sent = ctx
+            .metrics
+            .counter("health_reports_sent", "Health reports delivered to health_check");
         if settings.url.is_empty() {
             return (
                 Self {
@@ -59,12 +58,7 @@ impl Reporter {
             );
         }
         let (tx, rx) = mpsc::channel(settings.queue_size.max(1));
-        let client = ServiceClient::new(
-            "health_check",
-            &settings.url,
-            http,
-            ctx.service_token.clone(),
-        );
+        let client = ServiceClient::new("health_check", &settings.url, http, ctx.service_token.clone());
         let worker = Worker {
             service: ctx.service,
             rx,

@@ -39,8 +39,7 @@ impl Readiness {
         F: Fn() -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<(), String>> + Send + 'static,
     {
-        self.checks
-            .push((name, Arc::new(move || Box::pin(check()))));
+        self.checks.push((name, Arc::new(move || Box::pin(check()))));
         self
     }
 
@@ -233,9 +232,7 @@ pub fn standard_routes(cfg: &mut ServiceConfig) {
         .route("/metrics", web::get().to(metrics))
         .route("/openapi.json", web::get().to(openapi))
         .route("/docs", web::get().to(|| async { redirect("/docs/") }))
-        .service(
-            SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")),
-        );
+        .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")));
 }
 
 /// A 308 to `location`.
@@ -267,8 +264,9 @@ async fn readyz(ctx: web::Data<AppContext>) -> Result<HttpResponse, Problem> {
         .map(|(n, _)| *n)
         .collect();
     if failing.is_empty() {
-        return Ok(HttpResponse::Ok()
-            .json(json!({ "status": "pass", "service": ctx.service, "checks": checks })));
+        return Ok(
+            HttpResponse::Ok().json(json!({ "status": "pass", "service": ctx.service, "checks": checks }))
+        );
     }
     Err(Problem::new(
         StatusCode::SERVICE_UNAVAILABLE,

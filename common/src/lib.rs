@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod clients;
 pub mod config;
 pub mod db;
 pub mod health;

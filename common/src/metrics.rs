@@ -36,9 +36,8 @@ impl Metrics {
             [("service".into(), service.to_string().into())].into_iter(),
         );
         let requests = Family::<HttpLabels, Counter>::default();
-        let latency = Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(
-            latency_histogram,
-        );
+        let latency =
+            Family::<HttpLabels, Histogram, fn() -> Histogram>::new_with_constructor(latency_histogram);
         registry.register("http_requests", "HTTP requests served", requests.clone());
         registry.register(
             "http_request_duration_seconds",
@@ -66,22 +65,14 @@ impl Metrics {
         c
     }
 
-    pub(crate) fn observe_request(
-        &self,
-        method: &str,
-        route: &str,
-        status: u16,
-        elapsed: Duration,
-    ) {
+    pub(crate) fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let labels = HttpLabels {
             method: method.into(),
             route: route.into(),
             status: status.to_string(),
         };
         self.requests.get_or_create(&labels).inc();
-        self.latency
-            .get_or_create(&labels)
-            .observe(elapsed.as_secs_f64());
+        self.latency.get_or_create(&labels).observe(elapsed.as_secs_f64());
     }
 
     /// The Prometheus text exposition.

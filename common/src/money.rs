@@ -38,17 +38,7 @@ pub enum MoneyError {
 
 /// A fiat currency Delos trades against.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    utoipa::ToSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
 )]
 pub enum Currency {
     #[serde(rename = "EUR", alias = "eur")]
@@ -106,13 +96,11 @@ impl FiatAmount {
         if !digits(int) || (text.contains('.') && !digits(frac)) {
             // "-5", "1e2", "NaN", "Infinity", " 5", "5." all land here; a minus
             // sign gets its own message because that is what the user meant.
-            return Err(
-                if text.starts_with('-') && digits(&text[1..].replace('.', "")) {
-                    MoneyError::NotPositive
-                } else {
-                    MoneyError::NotANumber
-                },
-            );
+            return Err(if text.starts_with('-') && digits(&text[1..].replace('.', "")) {
+                MoneyError::NotPositive
+            } else {
+                MoneyError::NotANumber
+            });
         }
         let frac = frac.trim_end_matches('0');
         if frac.len() > 2 {
@@ -358,10 +346,7 @@ mod tests {
         for (text, err) in bad {
             assert_eq!(FiatAmount::parse(text), Err(err), "{text:?}");
         }
-        assert_eq!(
-            FiatAmount::parse_json("\"12.30\"").unwrap().to_string(),
-            "12.30"
-        );
+        assert_eq!(FiatAmount::parse_json("\"12.30\"").unwrap().to_string(), "12.30");
         assert_eq!(FiatAmount::parse_json("600").unwrap().to_string(), "600.00");
     }
 

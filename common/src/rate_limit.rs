@@ -100,11 +100,7 @@ impl RateLimiter {
     }
 
     /// Counts one request of `client`.
-    pub async fn check(
-        &self,
-        client: &ClientId,
-        api_key: Option<&str>,
-    ) -> Result<Decision, anyhow::Error> {
+    pub async fn check(&self, client: &ClientId, api_key: Option<&str>) -> Result<Decision, anyhow::Error> {
         let limit = api_key
             .and_then(|k| self.key_limits.get(k).copied())
             .unwrap_or(self.default_limit);
@@ -160,9 +156,7 @@ pub async fn rate_limit(
         Ok(d) => d,
         Err(e) => {
             tracing::warn!(error = %e, "rate limiter cannot reach redis");
-            let res = Problem::unavailable("redis")
-                .retry_after(2)
-                .error_response();
+            let res = Problem::unavailable("redis").retry_after(2).error_response();
             return Ok(req.into_response(res).map_into_boxed_body());
         }
     };
@@ -176,9 +170,7 @@ pub async fn rate_limit(
             ),
         )
         .retry_after(decision.reset_secs);
-        let res = req
-            .into_response(problem.error_response())
-            .map_into_boxed_body();
+        let res = req.into_response(problem.error_response()).map_into_boxed_body();
         return Ok(with_headers(res, &decision));
     }
     let res = next.call(req).await?.map_into_boxed_body();

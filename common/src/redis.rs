@@ -22,8 +22,6 @@ pub fn pool(settings: &RedisSettings) -> anyhow::Result<Pool> {
 /// `PING`.
 pub async fn ping(pool: &Pool) -> anyhow::Result<()> {
     let mut conn = pool.get().await?;
-    let _: String = deadpool_redis::redis::cmd("PING")
-        .query_async(&mut conn)
-        .await?;
+    let _: String = deadpool_redis::redis::cmd("PING").query_async(&mut conn).await?;
     Ok(())
 }

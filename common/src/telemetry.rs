@@ -34,8 +34,7 @@ pub fn init() {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_target(false);
-    let result = if std::env::var("DELOS_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"))
-    {
+    let result = if std::env::var("DELOS_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.compact().try_init()
@@ -80,11 +79,7 @@ pub async fn observe(
         metrics.observe_request(&method, &route, status, elapsed);
     }
     span.in_scope(|| {
-        tracing::info!(
-            status,
-            latency_ms = elapsed.as_secs_f64() * 1000.0,
-            "access"
-        );
+        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "access");
     });
     if let Ok(v) = HeaderValue::from_str(&id) {
         res.headers_mut().insert(REQUEST_ID, v);

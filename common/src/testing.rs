@@ -18,8 +18,7 @@ pub fn init_tracing() {
 
 /// Settings for a database no other test uses (`test_<prefix>_<uuid>`).
 pub fn pg_settings(prefix: &str) -> PgSettings {
-    let mut s =
-        PgSettings::for_database(&format!("test_{prefix}_{}", uuid::Uuid::new_v4().simple()));
+    let mut s = PgSettings::for_database(&format!("test_{prefix}_{}", uuid::Uuid::new_v4().simple()));
     if let Ok(url) = std::env::var("DELOS_TEST_PG_URL") {
         s.url = url;
     }
@@ -51,4 +50,61 @@ pub fn dead_url() -> String {
         .map(|a| a.port())
         .unwrap_or(9);
     format!("http://127.0.0.1:{port}")
+}
+
+/// A TCP forwarder in front of a real dependency (Postgres, Redis, a service),
+/// so a test can take the dependency "down" and bring it back without touching
+/// the shared server: while down it refuses new connections and cuts open ones.
+pub struct TcpProxy {
+    pub port: u16,
+    down: std::sync::Arc<tokio::sync::watch::Sender<bool>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl TcpProxy {
+    /// Starts forwarding a free local port to `target` (`host:port`).
+    pub async fn start(target: &str) -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let (tx, _) = tokio::sync::watch::channel(false);
+        let down = std::sync::Arc::new(tx);
+        let target = target.to_string();
+        let flag = down.clone();
+        let task = tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if *flag.borrow() {
+                    drop(inbound);
+                    continue;
+                }
+                let target = target.clone();
+                let mut watch = flag.subscribe();
+                tokio::spawn(async move {
+                    let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound) => {}
+                        _ = watch.wait_for(|d| *d) => {}
+                    }
+                });
+            }
+        });
+        Ok(Self { port, down, task })
+    }
+
+    /// `host:port` of the proxy.
+    pub fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Takes the dependency down (true) or brings it back (false).
+    pub fn set_down(&self, down: bool) {
+        self.down.send_replace(down);
+    }
+}
+
+impl Drop for TcpProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
 }

@@ -55,9 +55,9 @@ impl Settings {
             .iter()
             .filter(|e| !e.trim().is_empty())
             .map(|e| {
-                let (svc, secs) = e.split_once('=').ok_or_else(|| {
-                    anyhow::anyhow!("ttl_overrides entry {e:?} is not SERVICE=SECONDS")
-                })?;
+                let (svc, secs) = e
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("ttl_overrides entry {e:?} is not SERVICE=SECONDS"))?;
                 let secs: u64 = secs
                     .trim()
                     .parse()

@@ -6,9 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A service's status, worst last.
-#[derive(
-    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     Pass,
@@ -41,9 +39,7 @@ impl Status {
         let s = status.to_ascii_lowercase();
         match s.as_str() {
             "warn" | "warning" | "degraded" => Status::Warn,
-            "fail" | "failed" | "failure" | "error" | "down" | "critical" | "unhealthy" => {
-                Status::Fail
-            }
+            "fail" | "failed" | "failure" | "error" | "down" | "critical" | "unhealthy" => Status::Fail,
             _ if level.eq_ignore_ascii_case("critical") => Status::Fail,
             _ => Status::Pass,
         }
@@ -106,10 +102,7 @@ mod tests {
         assert_eq!(p.effective("a", Status::Pass, t0, at(11)).0, Status::Warn);
         assert_eq!(p.effective("a", Status::Pass, t0, at(16)).0, Status::Fail);
         assert_eq!(p.effective("a", Status::Fail, t0, at(1)).0, Status::Fail);
-        assert_eq!(
-            p.effective("slow", Status::Pass, t0, at(50)).0,
-            Status::Pass
-        );
+        assert_eq!(p.effective("slow", Status::Pass, t0, at(50)).0, Status::Pass);
     }
 
     #[test]

@@ -125,12 +125,14 @@ async fn set_status(
             .await?;
         }
         (Some(_), None) => {
-            sqlx::query("update service_status set status = $2, changed_at = $3 where service = $1 and status <> $2")
-                .bind(service)
-                .bind(status.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+            sqlx::query(
+                "update service_status set status = $2, changed_at = $3 where service = $1 and status <> $2",
+            )
+            .bind(service)
+            .bind(status.as_str())
+            .bind(now)
+            .execute(&mut **tx)
+            .await?;
         }
     }
     if old != Some(status) {
@@ -155,11 +157,7 @@ async fn set_status(
 
 /// Re-evaluates every service against the TTL policy as of `now`; returns how many changed.
 #[tracing::instrument(skip_all)]
-pub async fn evaluate(
-    pool: &PgPool,
-    policy: &TtlPolicy,
-    now: DateTime<Utc>,
-) -> Result<usize, sqlx::Error> {
+pub async fn evaluate(pool: &PgPool, policy: &TtlPolicy, now: DateTime<Utc>) -> Result<usize, sqlx::Error> {
     let rows: Vec<ServiceRow> = sqlx::query_as("select * from service_status order by service")
         .fetch_all(pool)
         .await?;
@@ -187,11 +185,7 @@ pub async fn evaluate(
                     now,
                 );
                 if status.as_str() != fresh.status {
-                    let reason = if reason2 == "reported" {
-                        reason
-                    } else {
-                        reason2
-                    };
+                    let reason = if reason2 == "reported" { reason } else { reason2 };
                     set_status(&mut tx, &fresh.service, status, None, now, reason).await?;
                     changed += 1;
                 }

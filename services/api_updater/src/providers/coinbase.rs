@@ -30,14 +30,10 @@ pub(super) async fn fetch(p: &Provider) -> Result<Rates, ProviderError> {
 }
 
 async fn spot(p: &Provider, currency: Currency) -> Result<Rate, ProviderError> {
-    let spot: Spot = p
-        .get_json(&format!("/v2/prices/BTC-{currency}/spot"))
-        .await?;
+    let spot: Spot = p.get_json(&format!("/v2/prices/BTC-{currency}/spot")).await?;
     let data = spot.data;
     // A proxy or API change could answer for another pair; never price EUR with USD.
-    if !data.base.eq_ignore_ascii_case("BTC")
-        || !data.currency.eq_ignore_ascii_case(currency.code())
-    {
+    if !data.base.eq_ignore_ascii_case("BTC") || !data.currency.eq_ignore_ascii_case(currency.code()) {
         return Err(ProviderError::Malformed(format!(
             "coinbase: asked for BTC-{currency}, got {}-{}",
             data.base, data.currency
@@ -73,10 +69,7 @@ mod tests {
         mount_spot(&server, "EUR", "61234.56", "EUR").await;
         mount_spot(&server, "GBP", "52345.10", "GBP").await;
         mount_spot(&server, "USD", "66543.215", "USD").await;
-        let rec = provider(ProviderKind::Coinbase, &server)
-            .fetch()
-            .await
-            .unwrap();
+        let rec = provider(ProviderKind::Coinbase, &server).fetch().await.unwrap();
         assert_eq!(rec.rates.eur.value(), Decimal::new(6_123_456, 2));
         assert_eq!(rec.rates.gbp.value(), Decimal::new(523_451, 1));
         assert_eq!(rec.rates.usd.value(), Decimal::new(66_543_215, 3));

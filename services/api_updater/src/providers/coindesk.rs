@@ -73,10 +73,7 @@ mod tests {
     #[tokio::test]
     async fn coindesk_rate_string_has_its_commas_removed() {
         let server = serve(document("61,234.5600", "52,345.1000", "66,543.2100")).await;
-        let rec = provider(ProviderKind::CoinDesk, &server)
-            .fetch()
-            .await
-            .unwrap();
+        let rec = provider(ProviderKind::CoinDesk, &server).fetch().await.unwrap();
         assert_eq!(rec.rates.eur.value(), Decimal::new(6_123_456, 2));
         assert_eq!(rec.rates.gbp.value(), Decimal::new(523_451, 1));
         assert_eq!(rec.rates.usd.value(), Decimal::new(6_654_321, 2));

@@ -67,10 +67,7 @@ mod tests {
             r#"{"bitcoin":{"eur":61234.56,"gbp":5.23451e4,"usd":66543}}"#,
         ))
         .await;
-        let rec = provider(ProviderKind::CoinGecko, &server)
-            .fetch()
-            .await
-            .unwrap();
+        let rec = provider(ProviderKind::CoinGecko, &server).fetch().await.unwrap();
         assert_eq!(rec.rates.eur.value(), Decimal::new(6_123_456, 2));
         assert_eq!(rec.rates.eur.to_string(), "61234.56");
         assert_eq!(rec.rates.gbp.value(), Decimal::new(523_451, 1));
@@ -83,10 +80,7 @@ mod tests {
             r#"{"bitcoin":{"eur":61234.123456789012345678,"gbp":"52345.1","usd":66543}}"#,
         ))
         .await;
-        let rec = provider(ProviderKind::CoinGecko, &server)
-            .fetch()
-            .await
-            .unwrap();
+        let rec = provider(ProviderKind::CoinGecko, &server).fetch().await.unwrap();
         assert_eq!(rec.rates.eur.to_string(), "61234.123456789012345678");
         assert_eq!(rec.rates.gbp.value(), Decimal::new(523_451, 1));
     }
@@ -94,8 +88,7 @@ mod tests {
     #[tokio::test]
     async fn coingecko_rate_limit_is_an_http_429() {
         let server =
-            serve(ResponseTemplate::new(429).set_body_string(r#"{"status":{"error_code":429}}"#))
-                .await;
+            serve(ResponseTemplate::new(429).set_body_string(r#"{"status":{"error_code":429}}"#)).await;
         let err = provider(ProviderKind::CoinGecko, &server)
             .fetch()
             .await
@@ -117,10 +110,7 @@ mod tests {
                 .fetch()
                 .await
                 .unwrap_err();
-            assert!(
-                matches!(err, ProviderError::Malformed(_)),
-                "{body:?}: {err:?}"
-            );
+            assert!(matches!(err, ProviderError::Malformed(_)), "{body:?}: {err:?}");
         }
     }
 

@@ -25,9 +25,7 @@ struct Ticker {
 
 /// Fetches all three pairs in one request.
 pub(super) async fn fetch(p: &Provider) -> Result<Rates, ProviderError> {
-    let body: TickerResponse = p
-        .get_json("/0/public/Ticker?pair=XBTEUR,XBTGBP,XBTUSD")
-        .await?;
+    let body: TickerResponse = p.get_json("/0/public/Ticker?pair=XBTEUR,XBTGBP,XBTUSD").await?;
     // Kraken reports its errors (rate limits, unknown pairs) in a 200 body.
     if !body.error.is_empty() {
         return Err(ProviderError::Malformed(format!(
@@ -51,9 +49,10 @@ fn last_trade(result: &HashMap<String, Ticker>, currency: Currency) -> Result<Ra
         .iter()
         .find_map(|key| result.get(key))
         .ok_or_else(|| ProviderError::Malformed(format!("kraken: no {currency} ticker")))?;
-    let price = ticker.c.first().ok_or_else(|| {
-        ProviderError::Malformed(format!("kraken: {currency} ticker has no last trade"))
-    })?;
+    let price = ticker
+        .c
+        .first()
+        .ok_or_else(|| ProviderError::Malformed(format!("kraken: {currency} ticker has no last trade")))?;
     rate_from_json(currency, price)
 }
 
@@ -101,10 +100,7 @@ mod tests {
             "XXBTZUSD": ticker("66543.21000"),
         }}))
         .await;
-        let rec = provider(ProviderKind::Kraken, &server)
-            .fetch()
-            .await
-            .unwrap();
+        let rec = provider(ProviderKind::Kraken, &server).fetch().await.unwrap();
         assert_eq!(rec.rates.eur.value(), Decimal::new(612_345, 1));
         assert_eq!(rec.rates.gbp.value(), Decimal::new(523_451, 1));
         assert_eq!(rec.rates.usd.value(), Decimal::new(6_654_321, 2));
@@ -119,20 +115,14 @@ mod tests {
             "XXBTZUSD": ticker("66543.21"),
         }}))
         .await;
-        let rec = provider(ProviderKind::Kraken, &server)
-            .fetch()
-            .await
-            .unwrap();
+        let rec = provider(ProviderKind::Kraken, &server).fetch().await.unwrap();
         assert_eq!(rec.rates.eur.value(), Decimal::new(612_345, 1));
     }
 
     #[tokio::test]
     async fn kraken_error_array_is_reported_with_its_message() {
         let server = serve(json!({"error": ["EAPI:Rate limit exceeded"]})).await;
-        let err = provider(ProviderKind::Kraken, &server)
-            .fetch()
-            .await
-            .unwrap_err();
+        let err = provider(ProviderKind::Kraken, &server).fetch().await.unwrap_err();
         let ProviderError::Malformed(text) = err else {
             panic!("{err:?}")
         };
@@ -146,10 +136,7 @@ mod tests {
             "XXBTZUSD": ticker("66543.21"),
         }}))
         .await;
-        let err = provider(ProviderKind::Kraken, &server)
-            .fetch()
-            .await
-            .unwrap_err();
+        let err = provider(ProviderKind::Kraken, &server).fetch().await.unwrap_err();
         let ProviderError::Malformed(text) = err else {
             panic!("{err:?}")
         };
@@ -164,10 +151,7 @@ mod tests {
             "XXBTZUSD": ticker("-66543.21"),
         }}))
         .await;
-        let err = provider(ProviderKind::Kraken, &server)
-            .fetch()
-            .await
-            .unwrap_err();
+        let err = provider(ProviderKind::Kraken, &server).fetch().await.unwrap_err();
         let ProviderError::Invalid(text) = err else {
             panic!("{err:?}")
         };

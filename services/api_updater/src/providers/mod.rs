@@ -81,9 +81,7 @@ impl fmt::Display for ProviderKind {
 
 /// A provider name that is not one of the known kinds.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error(
-    "unknown price provider {0:?}; expected one of coinbase, kraken, coingecko, coindesk, simulated"
-)]
+#[error("unknown price provider {0:?}; expected one of coinbase, kraken, coingecko, coindesk, simulated")]
 pub struct UnknownProvider(pub String);
 
 impl FromStr for ProviderKind {
@@ -201,10 +199,7 @@ impl Provider {
             ProviderKind::CoinDesk => coindesk::fetch(self).await?,
             ProviderKind::Simulated => {
                 // A poisoned lock only means a panic mid-step; the state is still a valid price.
-                let mut state = self
-                    .sim
-                    .lock()
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut state = self.sim.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
                 state.step()?
             }
         };
@@ -217,10 +212,7 @@ impl Provider {
     }
 
     /// GETs `{base_url}{path_and_query}` and decodes a JSON body, mapping every failure.
-    async fn get_json<T: DeserializeOwned>(
-        &self,
-        path_and_query: &str,
-    ) -> Result<T, ProviderError> {
+    async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, ProviderError> {
         let url = format!("{}{}", self.base_url, path_and_query);
         let response = self
             .client
@@ -234,8 +226,7 @@ impl Provider {
             return Err(ProviderError::Http(status.as_u16()));
         }
         let body = response.bytes().await.map_err(transport)?;
-        serde_json::from_slice(&body)
-            .map_err(|e| ProviderError::Malformed(format!("{}: {e}", self.kind)))
+        serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed(format!("{}: {e}", self.kind)))
     }
 }
 
@@ -265,9 +256,7 @@ fn parse_decimal(currency: Currency, text: &str) -> Result<Decimal, ProviderErro
                 Err(e)
             }
         })
-        .map_err(|e| {
-            ProviderError::Malformed(format!("{currency} price {text:?} is not a number: {e}"))
-        })
+        .map_err(|e| ProviderError::Malformed(format!("{currency} price {text:?} is not a number: {e}")))
 }
 
 /// Checks a decimal as a BTC price in `currency`.
@@ -322,11 +311,7 @@ const JUMP_WINDOW: TimeDelta = TimeDelta::hours(1);
 
 impl Validator {
     /// `Ok` when every rate of `new` is within bounds and close enough to `last_good`.
-    pub fn check(
-        &self,
-        new: &PriceRecord,
-        last_good: Option<&PriceRecord>,
-    ) -> Result<(), ProviderError> {
+    pub fn check(&self, new: &PriceRecord, last_good: Option<&PriceRecord>) -> Result<(), ProviderError> {
         for currency in Currency::ALL {
             let rate = new.rates.get(currency).value();
             if rate < self.min || rate > self.max {
@@ -345,10 +330,7 @@ impl Validator {
             return Ok(());
         }
         for currency in Currency::ALL {
-            let (now, before) = (
-                new.rates.get(currency).value(),
-                old.rates.get(currency).value(),
-            );
+            let (now, before) = (new.rates.get(currency).value(), old.rates.get(currency).value());
             // |now - before| / before > max_jump, without a division (before > 0).
             if (now - before).abs() > self.max_jump * before {
                 return Err(ProviderError::Invalid(format!(
@@ -493,10 +475,7 @@ mod tests {
         assert_eq!(chain[1].base_url, "https://api.kraken.com");
         assert_eq!(chain[2].base_url, "http://localhost:9000/");
         assert_eq!(chain[3].base_url, default_base_url(ProviderKind::CoinDesk));
-        assert!(
-            serde_json::from_value::<ProviderConfig>(json!({"kind": "kraken", "url": "x"}))
-                .is_err()
-        );
+        assert!(serde_json::from_value::<ProviderConfig>(json!({"kind": "kraken", "url": "x"})).is_err());
     }
 
     #[test]
@@ -558,10 +537,7 @@ mod tests {
             .mount(&server)
             .await;
         let before = Utc::now();
-        let rec = provider(ProviderKind::CoinGecko, &server)
-            .fetch()
-            .await
-            .unwrap();
+        let rec = provider(ProviderKind::CoinGecko, &server).fetch().await.unwrap();
         assert_eq!(rec.source, "coingecko");
         assert!(!rec.simulated);
         assert!(rec.fetched_at >= before && rec.fetched_at <= Utc::now());
@@ -605,10 +581,7 @@ mod tests {
         let ProviderError::Invalid(reason) = err else {
             panic!("{err:?}")
         };
-        assert!(
-            reason.starts_with("USD") && reason.contains("20%"),
-            "{reason}"
-        );
+        assert!(reason.starts_with("USD") && reason.contains("20%"), "{reason}");
         // A crash is as suspicious as a spike.
         assert!(
             v.check(&record("6000", "51000", "65000", now), Some(&old))

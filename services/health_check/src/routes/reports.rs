@@ -28,10 +28,7 @@ fn validate(r: &Report, at: Option<usize>) -> Result<(), Problem> {
         ));
     }
     if r.level.is_empty() || r.level.len() > 32 {
-        return Err(Problem::invalid_field(
-            &field("level"),
-            "must be 1-32 characters",
-        ));
+        return Err(Problem::invalid_field(&field("level"), "must be 1-32 characters"));
     }
     if r.status.is_empty() || r.status.len() > 64 {
         return Err(Problem::invalid_field(

@@ -1,0 +1,80 @@
+//! Typed clients of the internal services, shared by every caller so a contract
+//! change is one edit.
+
+use reqwest::Method;
+use uuid::Uuid;
+
+use crate::client::{CallError, ServiceClient};
+use crate::models::{AddedOrder, Capacity, NewOrder, Order, OrderPage, PriceRecord};
+
+/// How to pick a page of orders.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page_size: u32,
+    /// Offset from the newest order (the original `start`).
+    pub start: Option<u64>,
+    /// Opaque cursor from a previous page.
+    pub cursor: Option<String>,
+}
+
+/// Client of `db_proxy`.
+#[derive(Clone, Debug)]
+pub struct DbProxyClient(pub ServiceClient);
+
+impl DbProxyClient {
+    /// Stores an order (cap and idempotency checked by db_proxy).
+    pub async fn add(&self, order: &NewOrder) -> Result<AddedOrder, CallError> {
+        self.0
+            .send(self.0.request(Method::POST, "/add").json(order))
+            .await
+    }
+
+    /// A page of orders, newest first.
+    pub async fn page(&self, req: &PageRequest) -> Result<OrderPage, CallError> {
+        let mut query: Vec<(&str, String)> = vec![("page_size", req.page_size.to_string())];
+        if let Some(start) = req.start {
+            query.push(("start", start.to_string()));
+        }
+        if let Some(cursor) = &req.cursor {
+            query.push(("cursor", cursor.clone()));
+        }
+        self.0
+            .send(self.0.request(Method::GET, "/get").query(&query))
+            .await
+    }
+
+    /// One order; `None` when there is no such order.
+    pub async fn order(&self, id: Uuid) -> Result<Option<Order>, CallError> {
+        self.0
+            .send_opt(self.0.request(Method::GET, &format!("/orders/{id}")), true)
+            .await
+    }
+
+    /// Used and remaining bitcoin capacity.
+    pub async fn capacity(&self) -> Result<Capacity, CallError> {
+        self.0.send(self.0.request(Method::GET, "/capacity")).await
+    }
+}
+
+/// Client of `api_cache_proxy`.
+#[derive(Clone, Debug)]
+pub struct CacheProxyClient(pub ServiceClient);
+
+impl CacheProxyClient {
+    /// The latest price record; `None` when none is stored.
+    pub async fn record(&self) -> Result<Option<PriceRecord>, CallError> {
+        self.0
+            .send_opt(self.0.request(Method::GET, "/record"), true)
+            .await
+    }
+
+    /// Stores `record` for `ttl_secs`.
+    pub async fn add(&self, record: &PriceRecord, ttl_secs: u64) -> Result<(), CallError> {
+        let rb = self
+            .0
+            .request(Method::POST, "/add")
+            .query(&[("ttl", ttl_secs)])
+            .json(record);
+        self.0.send::<serde_json::Value>(rb).await.map(drop)
+    }
+}
