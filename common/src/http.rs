@@ -227,11 +227,11 @@ where
 
 /// Registers the standard routes.
 pub fn standard_routes(cfg: &mut ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz))
-        .route("/metrics", web::get().to(metrics))
-        .route("/openapi.json", web::get().to(openapi))
-        .route("/docs", web::get().to(|| async { redirect("/docs/") }))
+    cfg.service(web::resource("/healthz").get(healthz))
+        .service(web::resource("/readyz").get(readyz))
+        .service(web::resource("/metrics").get(metrics))
+        .service(web::resource("/openapi.json").get(openapi))
+        .service(web::resource("/docs").get(|| async { redirect("/docs/") }))
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")));
 }
 

@@ -92,49 +92,54 @@ async fn set_status(
     now: DateTime<Utc>,
     reason: &str,
 ) -> Result<(), sqlx::Error> {
-    let old: Option<(String,)> =
-        sqlx::query_as("select status from service_status where service = $1 for update")
-            .bind(service)
-            .fetch_optional(&mut **tx)
-            .await?;
-    let old = old.map(|o| Status::from_db(&o.0));
-    match (old, seen) {
-        (None, Some(seen)) => {
+    // Insert-or-lock: two first reports of a new service may race, and the
+    // loser must see the winner's row rather than violate the primary key.
+    let inserted = match seen {
+        Some(seen) => {
             sqlx::query(
                 "insert into service_status (service, last_seen, reported_status, status, changed_at)
-                 values ($1, $2, $3, $3, $2)",
+                 values ($1, $2, $3, $3, $2) on conflict (service) do nothing",
             )
             .bind(service)
             .bind(seen)
             .bind(status.as_str())
             .execute(&mut **tx)
-            .await?;
+            .await?
+            .rows_affected()
+                == 1
         }
-        (None, None) => return Ok(()),
-        (Some(_), Some(seen)) => {
-            sqlx::query(
-                "update service_status set last_seen = greatest(last_seen, $2), reported_status = $3, status = $3,
-                 changed_at = case when status = $3 then changed_at else $4 end
+        None => false,
+    };
+    let old = if inserted {
+        None
+    } else {
+        let row: Option<(String,)> =
+            sqlx::query_as("select status from service_status where service = $1 for update")
+                .bind(service)
+                .fetch_optional(&mut **tx)
+                .await?;
+        let Some((old,)) = row else { return Ok(()) };
+        let query = match seen {
+            Some(seen) => sqlx::query(
+                "update service_status set last_seen = greatest(last_seen, $4), reported_status = $2, status = $2,
+                 changed_at = case when status = $2 then changed_at else $3 end
                  where service = $1",
             )
             .bind(service)
-            .bind(seen)
             .bind(status.as_str())
             .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
-        (Some(_), None) => {
-            sqlx::query(
-                "update service_status set status = $2, changed_at = $3 where service = $1 and status <> $2",
+            .bind(seen),
+            None => sqlx::query(
+                "update service_status set status = $2, changed_at = case when status = $2 then changed_at else $3 end
+                 where service = $1",
             )
             .bind(service)
             .bind(status.as_str())
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-        }
-    }
+            .bind(now),
+        };
+        query.execute(&mut **tx).await?;
+        Some(Status::from_db(&old))
+    };
     if old != Some(status) {
         sqlx::query("insert into transitions (service, from_status, to_status, at, reason) values ($1, $2, $3, $4, $5)")
             .bind(service)

@@ -32,11 +32,10 @@ pub struct ApiDoc;
 
 /// Mounts every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/report", web::post().to(reports::post_report))
-        .route("/report/", web::post().to(reports::post_report))
-        .route("/report/batch", web::post().to(reports::post_batch))
-        .route("/reports", web::get().to(reports::get_reports))
-        .route("/services", web::get().to(services::get_services))
-        .route("/transitions", web::get().to(services::get_transitions))
-        .route("/", web::get().to(services::status_page));
+    cfg.service(web::resource(["/report", "/report/"]).post(reports::post_report))
+        .service(web::resource("/report/batch").post(reports::post_batch))
+        .service(web::resource("/reports").get(reports::get_reports))
+        .service(web::resource("/services").get(services::get_services))
+        .service(web::resource("/transitions").get(services::get_transitions))
+        .service(web::resource("/").get(services::status_page));
 }

@@ -1,0 +1,101 @@
+use std::time::Duration;
+
+use common::config::ReporterSettings;
+use common::health::Reporter;
+use common::http::AppContext;
+use serde_json::json;
+
+use crate::helpers::spawn_app;
+
+fn context(service: &'static str) -> AppContext {
+    let http = common::config::HttpSettings::default();
+    AppContext::new(
+        service,
+        utoipa::openapi::OpenApi::default(),
+        &http,
+        common::config::Secret::new(common::testing::TEST_TOKEN),
+    )
+}
+
+#[tokio::test]
+async fn a_reporter_whose_health_check_is_down_drops_and_counts_without_blocking() {
+    let ctx = context("lonely");
+    let settings = ReporterSettings {
+        url: common::testing::dead_url(),
+        queue_size: 16,
+        ..ReporterSettings::default()
+    };
+    let (reporter, task) = Reporter::start(
+        &settings,
+        &ctx,
+        common::client::http_client(Duration::from_secs(1)),
+    );
+    for i in 0..5000 {
+        reporter.report("info", "ok", json!({ "i": i }));
+    }
+    // The queue holds 16: at least the rest were dropped on the spot.
+    assert!(
+        reporter.dropped() >= 5000 - 16 - 1,
+        "dropped {}",
+        reporter.dropped()
+    );
+
+    // The service serves its routes meanwhile, and /metrics shows the drops.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let handle = common::http::serve(listener, 1, ctx, |_| {}).unwrap();
+    let metrics = reqwest::get(format!("{}/metrics", handle.url()))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = metrics
+        .lines()
+        .find(|l| l.starts_with("delos_health_reports_dropped_total"))
+        .unwrap();
+    let value: f64 = line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(value >= 4983.0, "{line}");
+    task.unwrap().abort();
+    handle.stop().await;
+}
+
+#[tokio::test]
+async fn a_reporter_delivers_reports_and_heartbeats_in_batches() {
+    let app = spawn_app().await;
+    let ctx = context("sender");
+    let settings = ReporterSettings {
+        url: app.address.clone(),
+        flush_millis: 20,
+        ..ReporterSettings::default()
+    };
+    let (reporter, task) = Reporter::start(
+        &settings,
+        &ctx,
+        common::client::http_client(Duration::from_secs(2)),
+    );
+    for i in 0..50 {
+        reporter.report("info", "ok", json!({ "i": i }));
+    }
+    // Delivery is asynchronous by design; poll the store until it lands.
+    let mut stored = 0;
+    for _ in 0..200 {
+        stored = app
+            .get_json("/reports?service=sender&level=info&count=true&limit=1")
+            .await["total"]
+            .as_i64()
+            .unwrap();
+        if stored == 50 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert_eq!(stored, 50);
+    assert_eq!(
+        app.get_json("/reports?service=sender&level=heartbeat&count=true&limit=1")
+            .await["total"],
+        1
+    );
+    assert_eq!(app.service_status("sender").await, "pass");
+    assert_eq!(reporter.dropped(), 0);
+    task.unwrap().abort();
+}
