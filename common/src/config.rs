@@ -24,9 +24,12 @@ pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow:
             .list_separator(",")
             .with_list_parse_key("rate_limit.api_keys")
     };
+    // `DELOS__SERVICE_TOKEN` is the documented shorthand for `common.service_token`.
+    let token = std::env::var("DELOS__SERVICE_TOKEN").ok().filter(|t| !t.is_empty());
     let cfg = builder
         .add_source(env("DELOS"))
         .add_source(env(&service_prefix))
+        .set_override_option("common.service_token", token)?
         .build()?;
     cfg.try_deserialize().map_err(|e| {
         anyhow::anyhow!(
