@@ -25,7 +25,9 @@ pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow:
             .with_list_parse_key("rate_limit.api_keys")
     };
     // `DELOS__SERVICE_TOKEN` is the documented shorthand for `common.service_token`.
-    let token = std::env::var("DELOS__SERVICE_TOKEN").ok().filter(|t| !t.is_empty());
+    let token = std::env::var("DELOS__SERVICE_TOKEN")
+        .ok()
+        .filter(|t| !t.is_empty());
     let cfg = builder
         .add_source(env("DELOS"))
         .add_source(env(&service_prefix))

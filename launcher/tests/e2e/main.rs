@@ -1,0 +1,120 @@
+//! The whole stack in one process, as `delos up --offline` runs it, on free ports.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::time::Duration;
+
+use delos::{Stack, StackOptions};
+use serde_json::Value;
+
+async fn start() -> Stack {
+    common::testing::init_tracing();
+    let opts = StackOptions {
+        offline: true,
+        any_port: true,
+        database_prefix: format!("test_e2e_{}_", uuid_like()),
+        redis_prefix: Some(format!("test:{}:", uuid_like())),
+        ..StackOptions::default()
+    };
+    Stack::start(&opts).await.expect("stack starts")
+}
+
+fn uuid_like() -> String {
+    let p = common::testing::pg_settings("x").database;
+    p.trim_start_matches("test_x_").to_string()
+}
+
+#[tokio::test]
+async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_check() {
+    let stack = start().await;
+    let client = reqwest::Client::new();
+    for s in &stack.services {
+        for path in ["/healthz", "/readyz", "/openapi.json", "/docs/"] {
+            let res = client.get(format!("{}{path}", s.url())).send().await.unwrap();
+            assert_eq!(res.status(), 200, "{} {path}", s.name);
+        }
+    }
+
+    // The offline price chain stores a simulated record through the real cache proxy.
+    let updater = stack.url("api_updater").unwrap();
+    let res = client
+        .post(format!("{updater}/refresh"))
+        .bearer_auth(stack.token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let cache = stack.url("api_cache_proxy").unwrap();
+    let record: Value = client
+        .get(format!("{cache}/record"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(record["simulated"], true);
+    assert_eq!(record["source"], "simulated");
+
+    // Heartbeats arrive from the background reporters; poll until all have reported.
+    let health = stack.url("health_check").unwrap();
+    let expected = ["api_cache_proxy", "api_updater", "db_proxy"];
+    let mut seen = Vec::new();
+    for _ in 0..100 {
+        let body: Value = client
+            .get(format!("{health}/services"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        seen = body["services"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["service"].as_str().unwrap().to_string())
+            .collect();
+        if expected.iter().all(|e| seen.iter().any(|s| s == e)) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    for e in expected {
+        assert!(seen.iter().any(|s| s == e), "{e} never reported: {seen:?}");
+    }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_is_named_with_how_to_start_it() {
+    let opts = StackOptions {
+        pg_url: Some(format!(
+            "postgres://postgres@{}",
+            common::testing::dead_url().trim_start_matches("http://")
+        )),
+        any_port: true,
+        ..StackOptions::default()
+    };
+    let err = delos::check_dependencies(&opts).await.unwrap_err().to_string();
+    assert!(
+        err.contains("Postgres is not reachable at postgres://postgres@127.0.0.1:"),
+        "{err}"
+    );
+    assert!(err.contains("pg_ctlcluster"), "{err}");
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_named_with_how_to_start_it() {
+    let dead = common::testing::dead_url().replace("http://", "redis://");
+    let opts = StackOptions {
+        redis_url: Some(dead.clone()),
+        any_port: true,
+        ..StackOptions::default()
+    };
+    let err = delos::check_dependencies(&opts).await.unwrap_err().to_string();
+    assert!(
+        err.contains(&format!("Redis is not reachable at {dead}")),
+        "{err}"
+    );
+    assert!(err.contains("redis-server"), "{err}");
+}

@@ -1,0 +1,49 @@
+//! api_updater routes.
+
+mod status;
+
+use actix_web::web;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+/// The OpenAPI document of api_updater.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "api_updater",
+        description = "Fetches BTC prices from a provider chain and keeps them fresh in api_cache_proxy."
+    ),
+    paths(status::get_status, status::post_refresh),
+    components(schemas(
+        crate::updater::UpdaterStatus,
+        crate::updater::TickOutcome,
+        crate::updater::Failure,
+        crate::updater::Extension,
+        crate::updater::LastError,
+        crate::updater::ChainEntry,
+        common::models::PriceRecord,
+        common::models::Rates,
+        common::Problem
+    )),
+    modifiers(&ServiceToken)
+)]
+pub struct ApiDoc;
+
+/// Declares the `service_token` bearer scheme internal routes refer to.
+struct ServiceToken;
+
+impl Modify for ServiceToken {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "service_token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// Mounts every route of the service.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource(["/status", "/status/"]).get(status::get_status))
+        .service(web::resource(["/refresh", "/refresh/"]).post(status::post_refresh));
+}

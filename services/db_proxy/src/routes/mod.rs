@@ -1,0 +1,36 @@
+//! db_proxy routes.
+
+mod orders;
+
+use actix_web::web;
+use utoipa::OpenApi;
+
+/// The OpenAPI document of db_proxy.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "db_proxy",
+        description = "The only service that touches orders: stores them under the 100 BTC cap \
+                       (group commit), idempotently, and pages through them."
+    ),
+    paths(orders::add_order, orders::get_page, orders::get_order, orders::get_capacity),
+    components(schemas(
+        common::models::NewOrder,
+        common::models::IdempotencyInfo,
+        common::models::Order,
+        common::models::AddedOrder,
+        common::models::OrderPage,
+        common::models::Capacity,
+        common::money::Currency,
+        common::Problem
+    ))
+)]
+pub struct ApiDoc;
+
+/// Mounts every route of the service.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource(["/add", "/add/"]).post(orders::add_order))
+        .service(web::resource(["/get", "/get/"]).get(orders::get_page))
+        .service(web::resource("/orders/{id}").get(orders::get_order))
+        .service(web::resource("/capacity").get(orders::get_capacity));
+}

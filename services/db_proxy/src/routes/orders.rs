@@ -1,0 +1,109 @@
+use actix_web::http::header;
+use actix_web::{HttpResponse, web};
+use common::Problem;
+use common::auth::ServiceAuth;
+use common::models::{NewOrder, OrderPage};
+use common::money::btc_for;
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::domain::{self, PageSpec};
+use crate::startup::State;
+use crate::storage;
+
+fn check_text(field: &str, value: &str, max: usize) -> Result<(), Problem> {
+    if value.is_empty() || value.chars().count() > max || value.chars().any(char::is_control) {
+        return Err(Problem::invalid_field(
+            field,
+            format!("must be 1-{max} characters without control characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn validate(order: &NewOrder) -> Result<(), Problem> {
+    check_text("rate_source", &order.rate_source, 64)?;
+    if let Some(i) = &order.idempotency {
+        check_text("idempotency.client_id", &i.client_id, 200)?;
+        check_text("idempotency.key", &i.key, 255)?;
+        check_text("idempotency.request_hash", &i.request_hash, 128)?;
+    }
+    Ok(())
+}
+
+/// Store an order under the bitcoin cap (idempotent when `idempotency` is given).
+#[utoipa::path(post, path = "/add", request_body = NewOrder,
+    responses(
+        (status = 201, body = common::models::AddedOrder, description = "stored, or the stored order replayed"),
+        (status = 401, body = Problem), (status = 409, body = Problem, description = "btc_cap_exceeded"),
+        (status = 422, body = Problem, description = "validation_failed or idempotency_key_reused"),
+        (status = 503, body = Problem)),
+    security(("service_token" = [])))]
+pub async fn add_order(
+    _: ServiceAuth,
+    state: web::Data<State>,
+    body: web::Json<NewOrder>,
+) -> Result<HttpResponse, Problem> {
+    let order = body.into_inner();
+    validate(&order)?;
+    let satoshis = btc_for(order.amount, order.exchange_rate)
+        .map_err(|e| Problem::invalid_field("exchange_rate", e.to_string()))?;
+    let added = state.sink.add(order, satoshis).await?;
+    let mut res = HttpResponse::Created();
+    res.insert_header((header::LOCATION, format!("/orders/{}", added.order.id)));
+    if added.replayed {
+        res.insert_header(("Idempotent-Replayed", "true"));
+    }
+    Ok(res.json(added))
+}
+
+/// Query of `GET /get`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// 1-100, default 10.
+    page_size: Option<i64>,
+    /// Orders to skip from the newest (the original offset); not with `cursor`.
+    start: Option<i64>,
+    /// `next_cursor` of the previous page; not with `start`.
+    cursor: Option<String>,
+}
+
+/// A page of orders, newest first. Every page costs the same, however deep.
+#[utoipa::path(get, path = "/get", params(PageQuery),
+    responses((status = 200, body = OrderPage), (status = 422, body = Problem), (status = 503, body = Problem)))]
+pub async fn get_page(state: web::Data<State>, q: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
+    let spec = PageSpec::parse(q.page_size, q.start, q.cursor.as_deref())?;
+    let (data, total) = storage::page(&state.pool, spec)
+        .await
+        .map_err(common::db::problem)?;
+    let next_cursor = domain::next_cursor(data.last().map(|o| o.seq));
+    Ok(HttpResponse::Ok().json(OrderPage {
+        data,
+        next_cursor,
+        total,
+    }))
+}
+
+/// One order.
+#[utoipa::path(get, path = "/orders/{id}", params(("id" = Uuid, Path, description = "order id")),
+    responses((status = 200, body = common::models::Order), (status = 404, body = Problem), (status = 503, body = Problem)))]
+pub async fn get_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
+    let id = id.into_inner();
+    match storage::order_by_id(&state.pool, id)
+        .await
+        .map_err(common::db::problem)?
+    {
+        Some(order) => Ok(HttpResponse::Ok().json(order)),
+        None => Err(Problem::not_found(format!("no order with id {id}"))),
+    }
+}
+
+/// How much of the bitcoin cap is used and left.
+#[utoipa::path(get, path = "/capacity",
+    responses((status = 200, body = common::models::Capacity), (status = 503, body = Problem)))]
+pub async fn get_capacity(state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    let capacity = storage::capacity(&state.pool, state.cap)
+        .await
+        .map_err(common::db::problem)?;
+    Ok(HttpResponse::Ok().json(capacity))
+}

@@ -1,0 +1,87 @@
+//! Wiring: the pool, the group-commit collector, the prune loop, the reporter, the server.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use common::health::Reporter;
+use common::http::{AppContext, ServiceHandle};
+use common::money::Satoshis;
+use sqlx::PgPool;
+use utoipa::OpenApi;
+
+use crate::batcher::{BatchMetrics, Collector, OrderSink};
+use crate::config::Settings;
+use crate::{MIGRATOR, routes, storage};
+
+/// What handlers share.
+pub struct State {
+    pub pool: PgPool,
+    pub sink: OrderSink,
+    pub cap: Satoshis,
+}
+
+/// Builds db_proxy: creates and migrates its database, then serves.
+pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
+    settings.validate()?;
+    let pool = common::db::connect(&settings.pg, &MIGRATOR).await?;
+    build_with_pool(settings, pool)
+}
+
+/// Builds on an existing (migrated) pool. Several instances may share one
+/// database: the state row lock keeps the cap and the seqs right between them.
+pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<ServiceHandle> {
+    settings.validate()?;
+    let cap = settings.cap()?;
+    if settings.common.service_token.is_empty() {
+        tracing::warn!("DELOS__SERVICE_TOKEN is not set: every POST /add will be refused with 401");
+    }
+    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let mut ctx = AppContext::new(
+        "db_proxy",
+        routes::ApiDoc::openapi(),
+        &settings.http,
+        settings.common.service_token.clone(),
+    );
+    ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
+    let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
+    let (sink, collector) = Collector {
+        pool: pool.clone(),
+        cap,
+        max_batch: settings.max_batch,
+        metrics: BatchMetrics::register(&ctx.metrics),
+        reporter,
+    }
+    .spawn();
+    let state = actix_web::web::Data::new(State {
+        pool: pool.clone(),
+        sink,
+        cap,
+    });
+    let listener = common::http::bind(&settings.http)?;
+    let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
+        cfg.app_data(state.clone()).configure(routes::configure);
+    })?;
+    handle.add_task(collector);
+    handle.add_task(tokio::spawn(prune_loop(
+        pool,
+        settings.idempotency_retention_hours,
+        settings.prune_every_secs,
+    )));
+    if let Some(task) = reporter_task {
+        handle.add_task(task);
+    }
+    Ok(handle)
+}
+
+async fn prune_loop(pool: PgPool, retention_hours: u64, every: u64) {
+    let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
+    let retention = chrono::Duration::hours(i64::try_from(retention_hours).unwrap_or(i64::MAX / 3_600_000));
+    loop {
+        tick.tick().await;
+        match storage::prune_idempotency_keys(&pool, Utc::now() - retention).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned expired idempotency keys"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning idempotency keys failed"),
+        }
+    }
+}

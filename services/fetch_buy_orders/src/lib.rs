@@ -1,1 +1,0 @@
-//! fetch_buy_orders
