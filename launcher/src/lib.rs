@@ -141,6 +141,7 @@ impl Stack {
         pg(&mut s.pg);
         share(&mut s.common, &token, &health_url);
         let db = db_proxy::build(s).await.context("starting db_proxy")?;
+        let db_url = db.url();
         services.push(db);
 
         let mut s = api_cache_proxy::Settings::load()?;
@@ -163,6 +164,17 @@ impl Stack {
             )];
         }
         services.push(api_updater::build(s).await.context("starting api_updater")?);
+
+        let mut s = fetch_buy_orders::Settings::load()?;
+        s.http.port = port(s.http.port);
+        redis(&mut s.redis);
+        share(&mut s.common, &token, &health_url);
+        s.db_proxy_url.clone_from(&db_url);
+        services.push(
+            fetch_buy_orders::build(s)
+                .await
+                .context("starting fetch_buy_orders")?,
+        );
 
         Ok(Stack { services, token })
     }

@@ -57,7 +57,7 @@ async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_c
 
     // Heartbeats arrive from the background reporters; poll until all have reported.
     let health = stack.url("health_check").unwrap();
-    let expected = ["api_cache_proxy", "api_updater", "db_proxy"];
+    let expected = ["api_cache_proxy", "api_updater", "db_proxy", "fetch_buy_orders"];
     let mut seen = Vec::new();
     for _ in 0..100 {
         let body: Value = client

@@ -1,0 +1,128 @@
+//! Public routes.
+
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+use common::Problem;
+use common::clients::{DbProxyClient, PageRequest};
+use common::models::{Capacity, Order};
+use serde::Deserialize;
+use serde_json::json;
+
+/// The OpenAPI document of fetch_buy_orders.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "fetch_buy_orders",
+        description = "Stored BTC buy orders, newest first, paged in constant time."
+    ),
+    paths(get_orders, get_order, get_capacity),
+    components(schemas(Order, Capacity, Problem))
+)]
+pub struct ApiDoc;
+
+/// Mounts the routes, each behind the rate limiter (the standard routes are not).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let limited = || from_fn(common::rate_limit::rate_limit);
+    cfg.service(
+        web::resource(["/get_orders", "/get_orders/"])
+            .wrap(limited())
+            .get(get_orders),
+    )
+    .service(web::resource("/orders/{id}").wrap(limited()).get(get_order))
+    .service(web::resource("/capacity").wrap(limited()).get(get_capacity));
+}
+
+/// Query of `GET /get_orders`; strings so that every bad value gets a precise 422.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct PageQuery {
+    /// 1-100, default 10.
+    page_size: Option<String>,
+    /// Offset from the newest order (the original parameter).
+    start: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn parse_page(q: &PageQuery) -> Result<PageRequest, Problem> {
+    let page_size = match &q.page_size {
+        None => 10,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| Problem::invalid_field("page_size", "must be an integer from 1 to 100"))?,
+    };
+    let start = match &q.start {
+        None => None,
+        Some(s) => Some(
+            s.parse::<u64>()
+                .map_err(|_| Problem::invalid_field("start", "must be a non-negative integer"))?,
+        ),
+    };
+    let cursor = match &q.cursor {
+        Some(c) if c.is_empty() || c.len() > 200 => {
+            return Err(Problem::invalid_field("cursor", "is not a cursor from this API"));
+        }
+        other => other.clone(),
+    };
+    if start.is_some() && cursor.is_some() {
+        return Err(Problem::invalid_field(
+            "cursor",
+            "give either start or cursor, not both",
+        ));
+    }
+    Ok(PageRequest {
+        page_size,
+        start,
+        cursor,
+    })
+}
+
+/// A page of orders, newest first.
+#[utoipa::path(get, path = "/get_orders", params(PageQuery),
+    responses((status = 200, description = "{data, next_cursor, total, _links}"), (status = 422, body = Problem),
+              (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn get_orders(
+    db: web::Data<DbProxyClient>,
+    q: web::Query<PageQuery>,
+) -> Result<HttpResponse, Problem> {
+    let req = parse_page(&q)?;
+    let page = db.page(&req).await?;
+    let this = match (&req.cursor, req.start) {
+        (Some(c), _) => format!("/get_orders?cursor={c}&page_size={}", req.page_size),
+        (None, start) => format!(
+            "/get_orders?start={}&page_size={}",
+            start.unwrap_or(0),
+            req.page_size
+        ),
+    };
+    // The next link follows the cursor, so walking links stays stable while orders arrive.
+    let next = page
+        .next_cursor
+        .as_ref()
+        .map(|c| format!("/get_orders?cursor={c}&page_size={}", req.page_size));
+    Ok(HttpResponse::Ok().json(json!({
+        "data": page.data,
+        "next_cursor": page.next_cursor,
+        "total": page.total,
+        "_links": { "self": this, "next": next },
+    })))
+}
+
+/// One order.
+#[utoipa::path(get, path = "/orders/{id}", responses((status = 200, body = Order), (status = 404, body = Problem)))]
+pub async fn get_order(
+    db: web::Data<DbProxyClient>,
+    id: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, Problem> {
+    match db.order(*id).await? {
+        Some(order) => Ok(HttpResponse::Ok().json(order)),
+        None => Err(Problem::not_found(format!("no order {id}"))),
+    }
+}
+
+/// How much of the 100 BTC cap is used and left.
+#[utoipa::path(get, path = "/capacity", responses((status = 200, body = Capacity)))]
+pub async fn get_capacity(db: web::Data<DbProxyClient>) -> Result<HttpResponse, Problem> {
+    Ok(HttpResponse::Ok().json(db.capacity().await?))
+}
