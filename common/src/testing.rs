@@ -108,3 +108,31 @@ impl Drop for TcpProxy {
         self.task.abort();
     }
 }
+
+/// Asserts a problem+json answer with `status` and `code`; returns its body.
+#[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
+pub async fn assert_problem(
+    res: reqwest::Response,
+    status: reqwest::StatusCode,
+    code: &str,
+    case: &str,
+) -> serde_json::Value {
+    assert_eq!(res.status(), status, "{case}");
+    let ct = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_string();
+    assert!(
+        ct.starts_with(crate::problem::PROBLEM_JSON),
+        "{case}: content-type {ct}"
+    );
+    let body: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(body["code"], code, "{case}: {body}");
+    assert_eq!(body["status"], status.as_u16(), "{case}");
+    for field in ["type", "title", "detail"] {
+        assert!(body[field].is_string(), "{case}: missing {field}");
+    }
+    body
+}

@@ -97,23 +97,4 @@ impl TestApp {
     }
 }
 
-/// Asserts a problem+json body with the given status and code.
-pub async fn assert_problem(res: reqwest::Response, status: StatusCode, code: &str, case: &str) -> Value {
-    assert_eq!(res.status(), status, "{case}");
-    let ct = res
-        .headers()
-        .get("content-type")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    assert!(
-        ct.starts_with("application/problem+json"),
-        "{case}: content-type {ct}"
-    );
-    let body: Value = res.json().await.unwrap();
-    assert_eq!(body["code"], code, "{case}: {body}");
-    assert_eq!(body["status"], status.as_u16(), "{case}");
-    for field in ["type", "title", "detail"] {
-        assert!(body[field].is_string(), "{case}: missing {field}");
-    }
-    body
-}
+pub use common::testing::assert_problem;

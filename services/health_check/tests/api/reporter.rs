@@ -76,25 +76,28 @@ async fn a_reporter_delivers_reports_and_heartbeats_in_batches() {
     for i in 0..50 {
         reporter.report("info", "ok", json!({ "i": i }));
     }
-    // Delivery is asynchronous by design; poll the store until it lands.
-    let mut stored = 0;
-    for _ in 0..200 {
-        stored = app
-            .get_json("/reports?service=sender&level=info&count=true&limit=1")
+    // Delivery is asynchronous by design (and the first heartbeat may travel in a
+    // later batch than the reports); poll the store until both have landed.
+    let count = |level: &'static str| {
+        let app = &app;
+        async move {
+            app.get_json(&format!(
+                "/reports?service=sender&level={level}&count=true&limit=1"
+            ))
             .await["total"]
-            .as_i64()
-            .unwrap();
-        if stored == 50 {
+                .as_i64()
+                .unwrap()
+        }
+    };
+    let (mut stored, mut heartbeats) = (0, 0);
+    for _ in 0..200 {
+        (stored, heartbeats) = (count("info").await, count("heartbeat").await);
+        if stored == 50 && heartbeats == 1 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(stored, 50);
-    assert_eq!(
-        app.get_json("/reports?service=sender&level=heartbeat&count=true&limit=1")
-            .await["total"],
-        1
-    );
+    assert_eq!((stored, heartbeats), (50, 1));
     assert_eq!(app.service_status("sender").await, "pass");
     assert_eq!(reporter.dropped(), 0);
     task.unwrap().abort();
