@@ -48,8 +48,11 @@ impl From<CallError> for Problem {
     fn from(err: CallError) -> Problem {
         match err {
             CallError::Unavailable {
-                service, retry_after, ..
+                service,
+                reason,
+                retry_after,
             } => {
+                tracing::warn!(%service, %reason, "dependency unavailable");
                 let p = Problem::unavailable(service);
                 match retry_after {
                     Some(s) => p.retry_after(s),

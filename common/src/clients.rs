@@ -5,7 +5,7 @@ use reqwest::Method;
 use uuid::Uuid;
 
 use crate::client::{CallError, ServiceClient};
-use crate::models::{AddedOrder, Capacity, NewOrder, Order, OrderPage, PriceRecord};
+use crate::models::{AddedOrder, Capacity, KeyedOrder, NewOrder, Order, OrderPage, PriceRecord};
 
 /// How to pick a page of orders.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -48,6 +48,16 @@ impl DbProxyClient {
         self.0
             .send_opt(self.0.request(Method::GET, &format!("/orders/{id}")), true)
             .await
+    }
+
+    /// The order an idempotency key produced; `None` when the key is unknown
+    /// (never used, refused, or pruned).
+    pub async fn keyed_order(&self, client_id: &str, key: &str) -> Result<Option<KeyedOrder>, CallError> {
+        let rb = self
+            .0
+            .request(Method::GET, "/keys")
+            .query(&[("client_id", client_id), ("key", key)]);
+        self.0.send_opt(rb, true).await
     }
 
     /// Used and remaining bitcoin capacity.

@@ -127,14 +127,37 @@ impl AppContext {
     }
 }
 
-/// Binds the service's address; port 0 picks a free one.
+/// Pending connections the kernel keeps per listener. std's `bind` uses 128,
+/// which a burst of new keep-alive connections from one caller overflows
+/// (dropped SYNs are retried after 1 s, longer than our connect timeout).
+const LISTEN_BACKLOG: u32 = 2048;
+
+/// Binds the service's address; port 0 picks a free one. Call it inside the
+/// Tokio runtime.
 pub fn bind(http: &HttpSettings) -> std::io::Result<TcpListener> {
-    TcpListener::bind((http.host.as_str(), http.port)).map_err(|e| {
+    let err = |e: std::io::Error| {
         std::io::Error::new(
             e.kind(),
             format!("cannot listen on {}:{}: {e}", http.host, http.port),
         )
-    })
+    };
+    let addr = std::net::ToSocketAddrs::to_socket_addrs(&(http.host.as_str(), http.port))
+        .map_err(err)?
+        .next()
+        .ok_or_else(|| err(std::io::Error::other("the host name resolves to no address")))?;
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()
+    } else {
+        tokio::net::TcpSocket::new_v6()
+    }
+    .map_err(err)?;
+    socket.set_reuseaddr(true).map_err(err)?;
+    socket.bind(addr).map_err(err)?;
+    socket
+        .listen(LISTEN_BACKLOG)
+        .map_err(err)?
+        .into_std()
+        .map_err(err)
 }
 
 /// A running service: its port, and the means to stop it and its background tasks.

@@ -105,6 +105,15 @@ pub struct AddedOrder {
     pub replayed: bool,
 }
 
+/// `db_proxy GET /keys`: an idempotency key that produced an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct KeyedOrder {
+    /// Hash of the request first sent with the key.
+    pub request_hash: String,
+    /// The order it produced.
+    pub order: Order,
+}
+
 /// One page of orders, newest first.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OrderPage {

@@ -78,6 +78,15 @@ impl Problem {
         .retry_after(2)
     }
 
+    /// 422 for an idempotency key sent again with a different request.
+    pub fn idempotency_key_reused() -> Self {
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "idempotency_key_reused",
+            "this idempotency key was already used for a different request; use a new key",
+        )
+    }
+
     /// 401 for internal routes called without the right service token.
     pub fn unauthorized() -> Self {
         Self::new(

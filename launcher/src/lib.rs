@@ -154,6 +154,18 @@ impl Stack {
         let cache_url = cache.url();
         services.push(cache);
 
+        let mut s = create_buy_order::Settings::load()?;
+        s.http.port = port(s.http.port);
+        redis(&mut s.redis);
+        share(&mut s.common, &token, &health_url);
+        s.db_proxy_url.clone_from(&db_url);
+        s.cache_proxy_url.clone_from(&cache_url);
+        services.push(
+            create_buy_order::build(s)
+                .await
+                .context("starting create_buy_order")?,
+        );
+
         let mut s = api_updater::Settings::load()?;
         s.http.port = port(s.http.port);
         share(&mut s.common, &token, &health_url);

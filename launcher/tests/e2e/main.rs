@@ -57,7 +57,13 @@ async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_c
 
     // Heartbeats arrive from the background reporters; poll until all have reported.
     let health = stack.url("health_check").unwrap();
-    let expected = ["api_cache_proxy", "api_updater", "db_proxy", "fetch_buy_orders"];
+    let expected = [
+        "api_cache_proxy",
+        "api_updater",
+        "create_buy_order",
+        "db_proxy",
+        "fetch_buy_orders",
+    ];
     let mut seen = Vec::new();
     for _ in 0..100 {
         let body: Value = client
@@ -82,6 +88,55 @@ async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_c
     for e in expected {
         assert!(seen.iter().any(|s| s == e), "{e} never reported: {seen:?}");
     }
+    stack.stop().await;
+}
+
+#[tokio::test]
+async fn an_order_placed_on_create_buy_order_is_listed_by_fetch_buy_orders() {
+    let stack = start().await;
+    let client = reqwest::Client::new();
+    let updater = stack.url("api_updater").unwrap();
+    let refreshed = client
+        .post(format!("{updater}/refresh"))
+        .bearer_auth(stack.token.expose())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refreshed.status(), 200);
+
+    let create = stack.url("create_buy_order").unwrap();
+    let res = client
+        .post(format!("{create}/place_order?currency=eur&amount=69"))
+        .header("Idempotency-Key", "e2e-1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 201);
+    let placed: Value = res.json().await.unwrap();
+    assert_eq!(placed["data"], "Order was placed for EUR:69.00");
+    assert_eq!(placed["order"]["simulated"], true, "offline prices are marked");
+    assert_eq!(placed["order"]["rate_source"], "simulated");
+
+    let fetch = stack.url("fetch_buy_orders").unwrap();
+    let page: Value = client
+        .get(format!("{fetch}/get_orders/?start=0&page_size=10"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(page["data"][0], placed["order"]);
+    assert_eq!(page["total"], 1);
+    let capacity: Value = client
+        .get(format!("{create}/capacity"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(capacity["used_btc"], placed["order"]["bitcoin_amount"]);
     stack.stop().await;
 }
 

@@ -56,11 +56,7 @@ impl From<AddError> for Problem {
             .with("remaining_btc", remaining.to_string())
             .with("requested_btc", requested.to_string())
             .with("cap_btc", cap.to_string()),
-            AddError::KeyReused => Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "idempotency_key_reused",
-                "this idempotency key was already used for a different request; use a new key",
-            ),
+            AddError::KeyReused => Problem::idempotency_key_reused(),
             AddError::Unavailable => Problem::unavailable("postgres"),
         }
     }

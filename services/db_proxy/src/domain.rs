@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, SubsecRound, Utc};
 use common::Problem;
 use common::models::{IdempotencyInfo, NewOrder, Order};
 use common::money::Satoshis;
@@ -131,7 +131,8 @@ pub fn plan_batch(
             exchange_rate: c.order.exchange_rate,
             bitcoin_amount: c.satoshis,
             rate_source: c.order.rate_source.clone(),
-            rate_fetched_at: c.order.rate_fetched_at,
+            // Postgres keeps microseconds: answer with what is stored, so a replay equals it.
+            rate_fetched_at: c.order.rate_fetched_at.trunc_subsecs(6),
             simulated: c.order.simulated,
             client_order_id: idem.map(|i| i.key.clone()),
             created_at: now,

@@ -271,6 +271,32 @@ pub async fn order_by_id(pool: &PgPool, id: Uuid) -> Result<Option<Order>, sqlx:
     row.as_ref().map(order_from_row).transpose()
 }
 
+/// The order a client's idempotency key produced, if the key is stored.
+#[tracing::instrument(skip_all)]
+pub async fn keyed_order(
+    pool: &PgPool,
+    client_id: &str,
+    key: &str,
+) -> Result<Option<StoredKey>, sqlx::Error> {
+    let row = sqlx::query(concat!(
+        "select k.request_hash as key_hash, ",
+        order_columns!(),
+        " from idempotency_keys k join orders o on o.id = k.order_id
+          where k.client_id = $1 and k.key = $2"
+    ))
+    .bind(client_id)
+    .bind(key)
+    .fetch_optional(pool)
+    .await?;
+    row.map(|row| {
+        Ok(StoredKey {
+            request_hash: row.try_get("key_hash")?,
+            order: order_from_row(&row)?,
+        })
+    })
+    .transpose()
+}
+
 /// Used and remaining bitcoin.
 pub async fn capacity(pool: &PgPool, cap: Satoshis) -> Result<Capacity, sqlx::Error> {
     let (used, orders): (i64, i64) =

@@ -15,7 +15,11 @@ use serde_json::json;
         title = "fetch_buy_orders",
         description = "Stored BTC buy orders, newest first, paged in constant time."
     ),
-    paths(get_orders, get_order, get_capacity),
+    paths(
+        get_orders,
+        common::order_routes::get_order,
+        common::order_routes::get_capacity
+    ),
     components(schemas(Order, Capacity, Problem))
 )]
 pub struct ApiDoc;
@@ -28,8 +32,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(limited())
             .get(get_orders),
     )
-    .service(web::resource("/orders/{id}").wrap(limited()).get(get_order))
-    .service(web::resource("/capacity").wrap(limited()).get(get_capacity));
+    .service(
+        web::resource("/orders/{id}")
+            .wrap(limited())
+            .get(common::order_routes::get_order),
+    )
+    .service(
+        web::resource("/capacity")
+            .wrap(limited())
+            .get(common::order_routes::get_capacity),
+    );
 }
 
 /// Query of `GET /get_orders`; strings so that every bad value gets a precise 422.
@@ -107,22 +119,4 @@ pub async fn get_orders(
         "total": page.total,
         "_links": { "self": this, "next": next },
     })))
-}
-
-/// One order.
-#[utoipa::path(get, path = "/orders/{id}", responses((status = 200, body = Order), (status = 404, body = Problem)))]
-pub async fn get_order(
-    db: web::Data<DbProxyClient>,
-    id: web::Path<uuid::Uuid>,
-) -> Result<HttpResponse, Problem> {
-    match db.order(*id).await? {
-        Some(order) => Ok(HttpResponse::Ok().json(order)),
-        None => Err(Problem::not_found(format!("no order {id}"))),
-    }
-}
-
-/// How much of the 100 BTC cap is used and left.
-#[utoipa::path(get, path = "/capacity", responses((status = 200, body = Capacity)))]
-pub async fn get_capacity(db: web::Data<DbProxyClient>) -> Result<HttpResponse, Problem> {
-    Ok(HttpResponse::Ok().json(db.capacity().await?))
 }

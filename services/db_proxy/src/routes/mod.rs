@@ -13,12 +13,19 @@ use utoipa::OpenApi;
         description = "The only service that touches orders: stores them under the 100 BTC cap \
                        (group commit), idempotently, and pages through them."
     ),
-    paths(orders::add_order, orders::get_page, orders::get_order, orders::get_capacity),
+    paths(
+        orders::add_order,
+        orders::get_page,
+        orders::get_order,
+        orders::get_keyed_order,
+        orders::get_capacity
+    ),
     components(schemas(
         common::models::NewOrder,
         common::models::IdempotencyInfo,
         common::models::Order,
         common::models::AddedOrder,
+        common::models::KeyedOrder,
         common::models::OrderPage,
         common::models::Capacity,
         common::money::Currency,
@@ -32,5 +39,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(["/add", "/add/"]).post(orders::add_order))
         .service(web::resource(["/get", "/get/"]).get(orders::get_page))
         .service(web::resource("/orders/{id}").get(orders::get_order))
+        .service(web::resource("/keys").get(orders::get_keyed_order))
         .service(web::resource("/capacity").get(orders::get_capacity));
 }

@@ -2,7 +2,7 @@ use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use common::Problem;
 use common::auth::ServiceAuth;
-use common::models::{NewOrder, OrderPage};
+use common::models::{KeyedOrder, NewOrder, OrderPage};
 use common::money::btc_for;
 use serde::Deserialize;
 use uuid::Uuid;
@@ -95,6 +95,38 @@ pub async fn get_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<H
     {
         Some(order) => Ok(HttpResponse::Ok().json(order)),
         None => Err(Problem::not_found(format!("no order with id {id}"))),
+    }
+}
+
+/// Query of `GET /keys`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct KeyQuery {
+    /// The client the key belongs to (as sent in `idempotency.client_id`).
+    client_id: String,
+    /// The idempotency key.
+    key: String,
+}
+
+/// The order an idempotency key produced: lets a caller answer a retry when
+/// it cannot place new orders (no fresh price), without writing anything.
+#[utoipa::path(get, path = "/keys", params(KeyQuery),
+    responses((status = 200, body = KeyedOrder), (status = 404, body = Problem, description = "key unknown"),
+              (status = 422, body = Problem), (status = 503, body = Problem)))]
+pub async fn get_keyed_order(
+    state: web::Data<State>,
+    q: web::Query<KeyQuery>,
+) -> Result<HttpResponse, Problem> {
+    check_text("client_id", &q.client_id, 200)?;
+    check_text("key", &q.key, 255)?;
+    match storage::keyed_order(&state.pool, &q.client_id, &q.key)
+        .await
+        .map_err(common::db::problem)?
+    {
+        Some(k) => Ok(HttpResponse::Ok().json(KeyedOrder {
+            request_hash: k.request_hash,
+            order: k.order,
+        })),
+        None => Err(Problem::not_found("no order was stored under this key")),
     }
 }
 

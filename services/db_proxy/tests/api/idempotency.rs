@@ -101,3 +101,31 @@ async fn pruning_forgets_old_keys_but_keeps_their_orders() {
     assert!(!second.replayed);
     assert_ne!(second.order.id, first.order.id);
 }
+
+#[tokio::test]
+async fn a_stored_key_can_be_looked_up_without_writing_anything() {
+    let (app, pool) = spawn_app().await;
+    let added = app
+        .add_ok(&keyed_order("10.00", "50000", "ip:1.2.3.4", "look", "hash-l"))
+        .await;
+    let found: common::models::KeyedOrder = app
+        .get("/keys?client_id=ip:1.2.3.4&key=look")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(found.request_hash, "hash-l");
+    assert_eq!(found.order, added.order);
+
+    let other_client = app.get("/keys?client_id=ip:5.6.7.8&key=look").await;
+    assert_problem(other_client, StatusCode::NOT_FOUND, "not_found", "other client").await;
+    let empty_key = app.get("/keys?client_id=c&key=").await;
+    assert_problem(
+        empty_key,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "empty key",
+    )
+    .await;
+    assert_eq!(stored_totals(&pool).await.1, 1);
+}

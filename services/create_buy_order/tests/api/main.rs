@@ -1,0 +1,8 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod bad_input;
+mod cap;
+mod faults;
+mod helpers;
+mod idempotency;
+mod place;
