@@ -136,7 +136,6 @@ impl Default for PgSettings {
 pub struct RedisSettings {
     pub url: String,
     pub key_prefix: String,
-    pub pool_size: usize,
 }
 
 impl Default for RedisSettings {
@@ -144,7 +143,6 @@ impl Default for RedisSettings {
         Self {
             url: "redis://127.0.0.1:6379".into(),
             key_prefix: "delos:".into(),
-            pool_size: 16,
         }
     }
 }

@@ -58,10 +58,10 @@ impl Readiness {
     }
 
     /// Checks Redis with `PING`.
-    pub fn redis(self, pool: deadpool_redis::Pool) -> Self {
+    pub fn redis(self, redis: crate::redis::Redis) -> Self {
         self.with("redis", move || {
-            let pool = pool.clone();
-            async move { crate::redis::ping(&pool).await.map_err(|e| e.to_string()) }
+            let redis = redis.clone();
+            async move { crate::redis::ping(&redis).await.map_err(|e| e.to_string()) }
         })
     }
 

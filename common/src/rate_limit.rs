@@ -68,7 +68,7 @@ fn api_key(req: &HttpRequest) -> Option<String> {
 /// scopes with `from_fn(rate_limit)`.
 #[derive(Clone)]
 pub struct RateLimiter {
-    pool: deadpool_redis::Pool,
+    redis: crate::redis::Redis,
     prefix: String,
     default_limit: u32,
     key_limits: Arc<HashMap<String, u32>>,
@@ -86,13 +86,13 @@ pub struct Decision {
 impl RateLimiter {
     /// `prefix` namespaces the keys (per service and per test).
     pub fn new(
-        pool: deadpool_redis::Pool,
+        redis: crate::redis::Redis,
         prefix: &str,
         default_limit: u32,
         key_limits: HashMap<String, u32>,
     ) -> Self {
         Self {
-            pool,
+            redis,
             prefix: prefix.to_string(),
             default_limit,
             key_limits: Arc::new(key_limits),
@@ -110,13 +110,12 @@ impl RateLimiter {
         let window = now / WINDOW_SECS;
         let reset_secs = (window + 1) * WINDOW_SECS - now;
         let key = format!("{}rl:{}:{window}", self.prefix, client.0);
-        let mut conn = self.pool.get().await?;
-        let (count,): (u64,) = deadpool_redis::redis::pipe()
+        let (count,): (u64,) = redis::pipe()
             .atomic()
             .incr(&key, 1u64)
             .expire(&key, i64::try_from(WINDOW_SECS * 2).unwrap_or(120))
             .ignore()
-            .query_async(&mut conn)
+            .query_async(&mut self.redis.clone())
             .await?;
         let allowed = count <= u64::from(limit);
         let remaining = u32::try_from(u64::from(limit).saturating_sub(count)).unwrap_or(0);

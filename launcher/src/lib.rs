@@ -82,8 +82,8 @@ pub async fn check_dependencies(opts: &StackOptions) -> anyhow::Result<()> {
     if let Some(url) = &opts.redis_url {
         redis.url.clone_from(url);
     }
-    let rpool = common::redis::pool(&redis)?;
-    if let Err(e) = common::redis::ping(&rpool).await {
+    let conn = common::redis::connect(&redis)?;
+    if let Err(e) = common::redis::ping(&conn).await {
         anyhow::bail!(
             "Redis is not reachable at {} ({e}).\n  Start it: `redis-server --daemonize yes --port 6379 --save '' --appendonly no`,\n  \
              `brew services start redis` (macOS) or `docker compose up -d redis`;\n  \

@@ -14,8 +14,8 @@ use crate::storage::RecordStore;
 /// Builds api_cache_proxy and starts serving. Starts even while Redis is down
 /// (requests get 503 until it is back).
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
-    let pool = common::redis::pool(&settings.redis)?;
-    if let Err(e) = common::redis::ping(&pool).await {
+    let redis = common::redis::connect(&settings.redis)?;
+    if let Err(e) = common::redis::ping(&redis).await {
         tracing::warn!(url = %settings.redis.url, error = %e, "redis unreachable at start; answering 503 until it is back");
     }
     if settings.common.service_token.is_empty() {
@@ -28,7 +28,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         &settings.http,
         settings.common.service_token.clone(),
     );
-    ctx.readiness = ctx.readiness.clone().redis(pool.clone());
+    ctx.readiness = ctx.readiness.clone().redis(redis.clone());
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
     let stored = ctx.metrics.counter(
         "price_records_stored",
@@ -39,7 +39,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         "Price records refused because a newer one was stored",
     );
     let state = web::Data::new(State::new(
-        RecordStore::new(pool, &settings.redis.key_prefix),
+        RecordStore::new(redis, &settings.redis.key_prefix),
         reporter,
         stored,
         refused,

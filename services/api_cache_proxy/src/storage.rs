@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use common::models::PriceRecord;
-use deadpool_redis::{Pool, redis};
+use common::redis::Redis;
 
 /// Compare-and-set in one step, so two racing writers cannot interleave a read and a
 /// write. Timestamps are fixed-width RFC 3339 (`...T12:00:00.000000000Z`), so byte
@@ -54,12 +54,6 @@ impl From<redis::RedisError> for StoreError {
     }
 }
 
-impl From<deadpool_redis::PoolError> for StoreError {
-    fn from(e: deadpool_redis::PoolError) -> Self {
-        StoreError::Redis(e.to_string())
-    }
-}
-
 /// What a write did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Put {
@@ -75,16 +69,16 @@ pub enum Put {
 /// The latest price record in Redis.
 #[derive(Clone)]
 pub struct RecordStore {
-    pool: Pool,
+    redis: Redis,
     key: String,
     script: redis::Script,
 }
 
 impl RecordStore {
-    /// A store using `pool`, with keys under `prefix`.
-    pub fn new(pool: Pool, prefix: &str) -> Self {
+    /// A store using `redis`, with keys under `prefix`.
+    pub fn new(redis: Redis, prefix: &str) -> Self {
         Self {
-            pool,
+            redis,
             key: record_key(prefix),
             script: redis::Script::new(SET_UNLESS_NEWER_STORED),
         }
@@ -93,8 +87,10 @@ impl RecordStore {
     /// The latest record; `None` when none is stored or it expired.
     #[tracing::instrument(skip_all)]
     pub async fn latest(&self) -> Result<Option<PriceRecord>, StoreError> {
-        let mut conn = self.pool.get().await?;
-        let raw: Option<String> = redis::cmd("GET").arg(&self.key).query_async(&mut conn).await?;
+        let raw: Option<String> = redis::cmd("GET")
+            .arg(&self.key)
+            .query_async(&mut self.redis.clone())
+            .await?;
         Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
     }
 
@@ -104,14 +100,13 @@ impl RecordStore {
         let fetched_at = canonical_time(record.fetched_at);
         let mut doc = serde_json::to_value(record)?;
         doc["fetched_at"] = serde_json::Value::String(fetched_at.clone());
-        let mut conn = self.pool.get().await?;
         let reply: Vec<String> = self
             .script
             .key(&self.key)
             .arg(doc.to_string())
             .arg(&fetched_at)
             .arg(ttl_secs)
-            .invoke_async(&mut conn)
+            .invoke_async(&mut self.redis.clone())
             .await?;
         Ok(match reply.as_slice() {
             [stale, stored] if stale == "stale" => Put::Stale {

@@ -9,7 +9,7 @@ use std::time::Duration;
 use actix_web::http::StatusCode;
 use common::Problem;
 use common::rate_limit::ClientId;
-use deadpool_redis::{Pool, redis};
+use common::redis::Redis;
 use sha2::{Digest, Sha256};
 
 /// Deletes the mark only if it is still ours (it may have expired and been
@@ -30,7 +30,7 @@ pub fn in_flight_key(prefix: &str, client: &ClientId, key: &str) -> String {
 /// Marks keys in flight.
 #[derive(Clone)]
 pub struct InFlight {
-    pool: Pool,
+    redis: Redis,
     prefix: String,
     hold: Duration,
     release: redis::Script,
@@ -59,9 +59,9 @@ impl Drop for Held {
 
 impl InFlight {
     /// Marks expire after `hold` even if never released.
-    pub fn new(pool: Pool, prefix: &str, hold: Duration) -> Self {
+    pub fn new(redis: Redis, prefix: &str, hold: Duration) -> Self {
         Self {
-            pool,
+            redis,
             prefix: prefix.to_string(),
             hold,
             release: redis::Script::new(RELEASE),
@@ -76,14 +76,13 @@ impl InFlight {
             token: uuid::Uuid::new_v4().simple().to_string(),
         };
         let millis = u64::try_from(self.hold.as_millis()).unwrap_or(u64::MAX);
-        let mut conn = self.pool.get().await.map_err(|e| redis_down(&e))?;
         let set: Option<String> = redis::cmd("SET")
             .arg(&held.redis_key)
             .arg(&held.token)
             .arg("NX")
             .arg("PX")
             .arg(millis)
-            .query_async(&mut conn)
+            .query_async(&mut self.redis.clone())
             .await
             .map_err(|e| redis_down(&e))?;
         match set {
@@ -106,16 +105,12 @@ impl InFlight {
 
     /// Best effort: if Redis is away, the mark expires by itself.
     async fn unmark(&self, redis_key: &str, token: &str) {
-        let result = async {
-            let mut conn = self.pool.get().await.map_err(|e| e.to_string())?;
-            self.release
-                .key(redis_key)
-                .arg(token)
-                .invoke_async::<i64>(&mut conn)
-                .await
-                .map_err(|e| e.to_string())
-        }
-        .await;
+        let result = self
+            .release
+            .key(redis_key)
+            .arg(token)
+            .invoke_async::<i64>(&mut self.redis.clone())
+            .await;
         if let Err(error) = result {
             tracing::warn!(%error, "could not release an in-flight idempotency key; it will expire");
         }

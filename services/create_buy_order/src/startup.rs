@@ -22,7 +22,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     settings.validate()?;
     let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let token = settings.common.service_token.clone();
-    let redis = common::redis::pool(&settings.redis)?;
+    let redis = common::redis::connect(&settings.redis)?;
     let db = DbProxyClient(ServiceClient::new(
         "db_proxy",
         &settings.db_proxy_url,

@@ -53,7 +53,7 @@ impl Settings {
 /// Starts the service.
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
-    let redis = common::redis::pool(&settings.redis)?;
+    let redis = common::redis::connect(&settings.redis)?;
     let db = DbProxyClient(ServiceClient::new(
         "db_proxy",
         &settings.db_proxy_url,

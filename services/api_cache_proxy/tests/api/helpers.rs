@@ -9,7 +9,7 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub settings: Settings,
     /// A pool on the real Redis (never through a test proxy), to inspect keys.
-    pub redis: deadpool_redis::Pool,
+    pub redis: common::redis::Redis,
     _handle: common::http::ServiceHandle,
 }
 
@@ -27,7 +27,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     };
     settings.http.port = 0;
     settings.http.host = "127.0.0.1".into();
-    let redis = common::redis::pool(&settings.redis).unwrap();
+    let redis = common::redis::connect(&settings.redis).unwrap();
     tweak(&mut settings);
     let handle = api_cache_proxy::build(settings.clone()).await.unwrap();
     TestApp {
@@ -88,12 +88,8 @@ impl TestApp {
     /// Redis `TTL` of the record key, in seconds (-2 when absent).
     pub async fn key_ttl(&self) -> i64 {
         let key = api_cache_proxy::storage::record_key(&self.settings.redis.key_prefix);
-        let mut conn = self.redis.get().await.unwrap();
-        deadpool_redis::redis::cmd("TTL")
-            .arg(&key)
-            .query_async(&mut conn)
-            .await
-            .unwrap()
+        let mut conn = self.redis.clone();
+        redis::cmd("TTL").arg(&key).query_async(&mut conn).await.unwrap()
     }
 }
 

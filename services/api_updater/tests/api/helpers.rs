@@ -16,7 +16,7 @@ pub struct Stack {
     pub cache_url: String,
     pub updater: Arc<Updater>,
     pub client: reqwest::Client,
-    redis: deadpool_redis::Pool,
+    redis: common::redis::Redis,
     record_key: String,
     _cache: ServiceHandle,
     _updater: ServiceHandle,
@@ -35,7 +35,7 @@ pub fn settings(providers: Vec<ProviderConfig>) -> Settings {
 }
 
 /// Starts the cache proxy; returns its handle, its Redis key and a pool to inspect it.
-pub async fn spawn_cache() -> (ServiceHandle, String, deadpool_redis::Pool) {
+pub async fn spawn_cache() -> (ServiceHandle, String, common::redis::Redis) {
     testing::init_tracing();
     let mut cache = api_cache_proxy::Settings {
         redis: testing::redis_settings(),
@@ -45,7 +45,7 @@ pub async fn spawn_cache() -> (ServiceHandle, String, deadpool_redis::Pool) {
     cache.http.port = 0;
     cache.http.host = "127.0.0.1".into();
     let key = api_cache_proxy::storage::record_key(&cache.redis.key_prefix);
-    let pool = common::redis::pool(&cache.redis).unwrap();
+    let pool = common::redis::connect(&cache.redis).unwrap();
     (api_cache_proxy::build(cache).await.unwrap(), key, pool)
 }
 
@@ -89,8 +89,8 @@ impl Stack {
 
     /// Redis `TTL` of the record key (-2 when absent).
     pub async fn key_ttl(&self) -> i64 {
-        let mut conn = self.redis.get().await.unwrap();
-        deadpool_redis::redis::cmd("TTL")
+        let mut conn = self.redis.clone();
+        redis::cmd("TTL")
             .arg(&self.record_key)
             .query_async(&mut conn)
             .await

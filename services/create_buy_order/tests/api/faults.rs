@@ -48,8 +48,8 @@ async fn a_stale_or_missing_price_gives_503_and_writes_nothing_until_a_fresh_one
     assert_eq!(body["max_quote_age_secs"], 30);
     assert!(body["detail"].as_str().unwrap().contains("old"));
 
-    let mut conn = app.redis.get().await.unwrap();
-    let _: () = deadpool_redis::redis::cmd("DEL")
+    let mut conn = app.redis.clone();
+    let _: () = redis::cmd("DEL")
         .arg(&app.record_key)
         .query_async(&mut conn)
         .await

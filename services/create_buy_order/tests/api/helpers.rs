@@ -24,7 +24,7 @@ pub struct TestApp {
     /// The Redis key of the cache proxy's record.
     pub record_key: String,
     /// Redis as create_buy_order sees it (its key prefix, for in-flight marks).
-    pub redis: deadpool_redis::Pool,
+    pub redis: common::redis::Redis,
     pub redis_prefix: String,
     pub proxies: Proxies,
     _handles: Vec<ServiceHandle>,
@@ -79,7 +79,6 @@ pub fn settings(db: &str, cache: &str, redis_url: &str, prefix: &str) -> create_
         redis: common::config::RedisSettings {
             url: redis_url.into(),
             key_prefix: prefix.into(),
-            ..Default::default()
         },
         common: testing::common_settings(),
         db_proxy_url: db.into(),
@@ -127,7 +126,7 @@ pub async fn spawn_app_with(
     );
     tweak(&mut s);
     let handle = create_buy_order::build(s).await.unwrap();
-    let redis_pool = common::redis::pool(&common::config::RedisSettings::default()).unwrap();
+    let redis_pool = common::redis::connect(&common::config::RedisSettings::default()).unwrap();
     let app = TestApp {
         address: handle.url(),
         client: reqwest::Client::new(),
@@ -179,8 +178,8 @@ impl TestApp {
 
     /// Replaces the record with one fetched an hour ago, as after a long outage.
     pub async fn set_stale_price(&self) {
-        let mut conn = self.redis.get().await.unwrap();
-        let _: () = deadpool_redis::redis::cmd("DEL")
+        let mut conn = self.redis.clone();
+        let _: () = redis::cmd("DEL")
             .arg(&self.record_key)
             .query_async(&mut conn)
             .await

@@ -83,8 +83,8 @@ async fn a_key_still_in_flight_gets_409_with_retry_after_and_nothing_is_stored()
     let app = spawn_app().await;
     // Another replica is handling this key right now.
     let mark = create_buy_order::in_flight_key(&app.redis_prefix, &client_of(API_KEY), "busy");
-    let mut conn = app.redis.get().await.unwrap();
-    let _: () = deadpool_redis::redis::cmd("SET")
+    let mut conn = app.redis.clone();
+    let _: () = redis::cmd("SET")
         .arg(&mark)
         .arg("someone-else")
         .arg("PX")
@@ -105,11 +105,7 @@ async fn a_key_still_in_flight_gets_409_with_retry_after_and_nothing_is_stored()
     .await;
     assert_eq!(app.order_count().await, 0);
     // Its mark is not ours to remove; when it is gone the key works.
-    let _: () = deadpool_redis::redis::cmd("DEL")
-        .arg(&mark)
-        .query_async(&mut conn)
-        .await
-        .unwrap();
+    let _: () = redis::cmd("DEL").arg(&mark).query_async(&mut conn).await.unwrap();
     app.place_ok(&json!({"currency": "EUR", "amount": 1}), Some("busy"))
         .await;
 }
