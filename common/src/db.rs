@@ -64,10 +64,18 @@ pub async fn connect(settings: &PgSettings, migrator: &Migrator) -> anyhow::Resu
 
 /// A lazy pool: it connects on first use and reconnects after Postgres comes back.
 pub fn pool(settings: &PgSettings) -> anyhow::Result<PgPool> {
+    // sqlx prepares each statement once per connection. Postgres would then keep
+    // a generic plan made while a table was new and empty (sequential scans) until
+    // autoanalyze gets round to it; on a fresh `orders` database that made every
+    // batch's key lookup scan the whole key table. Our statements plan in
+    // microseconds, so plan each execution with its real parameters and sizes.
+    let options = server_options(settings)?
+        .database(&settings.database)
+        .options([("plan_cache_mode", "force_custom_plan")]);
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
-        .connect_lazy_with(server_options(settings)?.database(&settings.database)))
+        .connect_lazy_with(options))
 }
 
 /// True for errors that mean "Postgres is not there" rather than a bug.
