@@ -15,6 +15,8 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(1)))
+        // Shorter than our servers' keep-alive (75 s, `http::serve`), so a pooled
+        // connection is dropped here before the server closes it.
         .pool_idle_timeout(Duration::from_secs(60))
         .pool_max_idle_per_host(128)
         .tcp_nodelay(true)

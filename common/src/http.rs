@@ -235,6 +235,10 @@ where
             .wrap(from_fn(crate::telemetry::observe))
     })
     .workers(workers.max(1))
+    // Longer than the pooled clients' idle timeout (60 s, `client::http_client`):
+    // otherwise the server may close an idle connection just as a client reuses
+    // it, and that request fails although both sides are healthy.
+    .keep_alive(Duration::from_secs(75))
     .shutdown_timeout(10)
     .listen(listener)?
     .run();
