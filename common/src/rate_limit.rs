@@ -20,7 +20,8 @@ use sha2::{Digest, Sha256};
 use crate::http::header_value;
 use crate::problem::Problem;
 
-const WINDOW_SECS: u64 = 60;
+/// Fixed windows, aligned to the clock (Unix time / 60).
+pub const WINDOW_SECS: u64 = 60;
 
 /// Who is calling: `key:<hash>` for API-key clients, `ip:<addr>` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -136,3 +136,19 @@ pub async fn assert_problem(
     }
     body
 }
+
+/// Waits, if need be, until the current rate-limit window has at least `left`
+/// to run, so a test counting requests within one window never straddles the
+/// reset. The condition is the wall clock itself, so this sleeps (at most `left`).
+pub async fn within_one_rate_window(left: std::time::Duration) {
+    let window = std::time::Duration::from_secs(crate::rate_limit::WINDOW_SECS);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let into =
+        std::time::Duration::from_nanos(u64::try_from(now.as_nanos() % window.as_nanos()).unwrap_or(0));
+    let remaining = window.saturating_sub(into);
+    if remaining < left {
+        tokio::time::sleep(remaining + std::time::Duration::from_millis(50)).await;
+    }
+}
