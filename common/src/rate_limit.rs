@@ -21,7 +21,18 @@ use crate::http::header_value;
 use crate::problem::Problem;
 
 /// Fixed windows, aligned to the clock (Unix time / 60).
-pub const WINDOW_SECS: u64 = 60;
+const WINDOW_SECS: u64 = 60;
+
+/// The current window's number and the whole seconds until it resets
+/// (rounded up, so the reset has happened once they have passed).
+pub fn current_window() -> (u64, u64) {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let window = now / WINDOW_SECS;
+    (window, (window + 1) * WINDOW_SECS - now)
+}
 
 /// Who is calling: `key:<hash>` for API-key clients, `ip:<addr>` otherwise.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,11 +116,7 @@ impl RateLimiter {
         let limit = api_key
             .and_then(|k| self.key_limits.get(k).copied())
             .unwrap_or(self.default_limit);
-        let now = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)?
-            .as_secs();
-        let window = now / WINDOW_SECS;
-        let reset_secs = (window + 1) * WINDOW_SECS - now;
+        let (window, reset_secs) = current_window();
         let key = format!("{}rl:{}:{window}", self.prefix, client.0);
         let (count,): (u64,) = redis::pipe()
             .atomic()

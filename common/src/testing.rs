@@ -141,13 +141,8 @@ pub async fn assert_problem(
 /// to run, so a test counting requests within one window never straddles the
 /// reset. The condition is the wall clock itself, so this sleeps (at most `left`).
 pub async fn within_one_rate_window(left: std::time::Duration) {
-    let window = std::time::Duration::from_secs(crate::rate_limit::WINDOW_SECS);
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default();
-    let into =
-        std::time::Duration::from_nanos(u64::try_from(now.as_nanos() % window.as_nanos()).unwrap_or(0));
-    let remaining = window.saturating_sub(into);
+    let (_, reset_secs) = crate::rate_limit::current_window();
+    let remaining = std::time::Duration::from_secs(reset_secs);
     if remaining < left {
         tokio::time::sleep(remaining + std::time::Duration::from_millis(50)).await;
     }

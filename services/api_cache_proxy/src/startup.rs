@@ -1,4 +1,4 @@
-//! Wiring: the Redis pool, the reporter, the server.
+//! Wiring: the Redis connection, the reporter, the server.
 
 use std::time::Duration;
 

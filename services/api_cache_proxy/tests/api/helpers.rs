@@ -8,7 +8,7 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub settings: Settings,
-    /// A pool on the real Redis (never through a test proxy), to inspect keys.
+    /// A connection to the real Redis (never through a test proxy), to inspect keys.
     pub redis: common::redis::Redis,
     _handle: common::http::ServiceHandle,
 }

@@ -34,7 +34,7 @@ pub fn settings(providers: Vec<ProviderConfig>) -> Settings {
     s
 }
 
-/// Starts the cache proxy; returns its handle, its Redis key and a pool to inspect it.
+/// Starts the cache proxy; returns its handle, its Redis key and a connection to inspect it.
 pub async fn spawn_cache() -> (ServiceHandle, String, common::redis::Redis) {
     testing::init_tracing();
     let mut cache = api_cache_proxy::Settings {
@@ -45,8 +45,8 @@ pub async fn spawn_cache() -> (ServiceHandle, String, common::redis::Redis) {
     cache.http.port = 0;
     cache.http.host = "127.0.0.1".into();
     let key = api_cache_proxy::storage::record_key(&cache.redis.key_prefix);
-    let pool = common::redis::connect(&cache.redis).unwrap();
-    (api_cache_proxy::build(cache).await.unwrap(), key, pool)
+    let redis = common::redis::connect(&cache.redis).unwrap();
+    (api_cache_proxy::build(cache).await.unwrap(), key, redis)
 }
 
 pub async fn spawn_stack(providers: Vec<ProviderConfig>) -> Stack {

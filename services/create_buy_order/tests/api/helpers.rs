@@ -126,14 +126,14 @@ pub async fn spawn_app_with(
     );
     tweak(&mut s);
     let handle = create_buy_order::build(s).await.unwrap();
-    let redis_pool = common::redis::connect(&common::config::RedisSettings::default()).unwrap();
+    let redis_conn = common::redis::connect(&common::config::RedisSettings::default()).unwrap();
     let app = TestApp {
         address: handle.url(),
         client: reqwest::Client::new(),
         pool,
         cache_url: cache.url(),
         record_key,
-        redis: redis_pool,
+        redis: redis_conn,
         redis_prefix: prefix,
         proxies: Proxies {
             redis,
