@@ -9,6 +9,7 @@ pub mod clients;
 pub mod config;
 pub mod db;
 pub mod health;
+pub mod healthcheck;
 pub mod http;
 pub mod metrics;
 pub mod models;

@@ -2,8 +2,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
     let settings = create_buy_order::Settings::load()?;
+    // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
+    common::healthcheck::exit_if_requested(&settings.http);
+    common::telemetry::init();
     settings.common.require_token()?;
     let handle = create_buy_order::build(settings).await?;
     tracing::info!(port = handle.port, "create_buy_order listening");

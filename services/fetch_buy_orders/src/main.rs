@@ -2,8 +2,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
     let settings = fetch_buy_orders::Settings::load()?;
+    // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
+    common::healthcheck::exit_if_requested(&settings.http);
+    common::telemetry::init();
     settings.common.require_token()?;
     let handle = fetch_buy_orders::build(settings).await?;
     tracing::info!(port = handle.port, "fetch_buy_orders listening");
