@@ -23,6 +23,7 @@ pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow:
             .try_parsing(true)
             .list_separator(",")
             .with_list_parse_key("rate_limit.api_keys")
+            .with_list_parse_key("rate_limit.trusted_proxies")
     };
     // `DELOS__SERVICE_TOKEN` is the documented shorthand for `common.service_token`.
     let token = std::env::var("DELOS__SERVICE_TOKEN")
@@ -179,6 +180,9 @@ pub struct RateLimitSettings {
     pub per_minute: u32,
     /// `KEY=LIMIT` entries giving API keys their own per-minute budget.
     pub api_keys: Vec<String>,
+    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client
+    /// (the compose gateway); empty: the peer address is the client.
+    pub trusted_proxies: Vec<String>,
 }
 
 impl Default for RateLimitSettings {
@@ -186,6 +190,7 @@ impl Default for RateLimitSettings {
         Self {
             per_minute: 60,
             api_keys: Vec::new(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -204,6 +209,19 @@ impl RateLimitSettings {
                     anyhow::anyhow!("rate_limit.api_keys entry {entry:?}: limit is not a number")
                 })?;
                 Ok((key.trim().to_string(), limit))
+            })
+            .collect()
+    }
+
+    /// Parses `trusted_proxies`; a malformed address names itself.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+        self.trusted_proxies
+            .iter()
+            .filter(|e| !e.trim().is_empty())
+            .map(|a| {
+                a.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("rate_limit.trusted_proxies entry {a:?} is not an IP address")
+                })
             })
             .collect()
     }
@@ -250,6 +268,7 @@ mod tests {
         let s = RateLimitSettings {
             per_minute: 60,
             api_keys: vec!["load=100000".into(), " a = 5 ".into()],
+            ..Default::default()
         };
         let m = s.key_limits().unwrap();
         assert_eq!(m["load"], 100_000);
@@ -257,8 +276,10 @@ mod tests {
         let bad = RateLimitSettings {
             per_minute: 60,
             api_keys: vec!["oops".into()],
+            trusted_proxies: vec!["10.0.0.1".into(), "gateway".into()],
         };
         assert!(bad.key_limits().unwrap_err().to_string().contains("oops"));
+        assert!(bad.trusted_proxies().unwrap_err().to_string().contains("gateway"));
     }
 
     #[test]

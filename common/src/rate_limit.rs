@@ -2,12 +2,14 @@
 //!
 //! Fixed one-minute windows counted with `INCR` + `EXPIRE` in one transaction.
 //! Clients are identified by `X-API-Key` when given (hashed before it reaches
-//! Redis), else by peer address. Every answer carries the IETF `RateLimit-Policy`
+//! Redis), else by peer address, or by the address a trusted reverse proxy
+//! (the compose gateway) puts last in `X-Forwarded-For`. Every answer carries the IETF `RateLimit-Policy`
 //! and `RateLimit` fields; over budget gets 429 with `Retry-After`. When Redis is
 //! down the route answers 503: the budget cannot be checked, so nothing is served
 //! unmetered.
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -41,15 +43,27 @@ pub struct ClientId(pub String);
 impl ClientId {
     /// Identifies the caller of `req`.
     pub fn of(req: &HttpRequest) -> (Self, Option<String>) {
+        let trusted = req
+            .app_data::<web::Data<RateLimiter>>()
+            .map(|l| l.trusted_proxies.clone())
+            .unwrap_or_default();
+        Self::behind(req, &trusted)
+    }
+
+    /// Identifies the caller of `req`, believing `X-Forwarded-For` only from `trusted` peers.
+    pub fn behind(req: &HttpRequest, trusted: &[IpAddr]) -> (Self, Option<String>) {
         if let Some(key) = api_key(req) {
             let digest = Sha256::digest(key.as_bytes());
             let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
             return (ClientId(format!("key:{hex}")), Some(key));
         }
-        let addr = req
-            .peer_addr()
-            .map(|a| a.ip().to_string())
-            .unwrap_or_else(|| "unknown".into());
+        let peer = req.peer_addr().map(|a| a.ip());
+        let forwarded = peer
+            .filter(|p| trusted.contains(p))
+            .and_then(|_| forwarded_for(req));
+        let addr = forwarded
+            .or(peer)
+            .map_or_else(|| "unknown".to_string(), |a| a.to_string());
         (ClientId(format!("ip:{addr}")), None)
     }
 }
@@ -65,6 +79,16 @@ impl FromRequest for ClientId {
             .unwrap_or_else(|| ClientId::of(req).0);
         std::future::ready(Ok(id))
     }
+}
+
+/// The last (proxy-appended) address of `X-Forwarded-For`.
+fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
+    req.headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .last()
+        .and_then(|a| a.trim().parse().ok())
 }
 
 fn api_key(req: &HttpRequest) -> Option<String> {
@@ -84,6 +108,7 @@ pub struct RateLimiter {
     prefix: String,
     default_limit: u32,
     key_limits: Arc<HashMap<String, u32>>,
+    trusted_proxies: Arc<[IpAddr]>,
 }
 
 /// The outcome of counting one request.
@@ -108,7 +133,14 @@ impl RateLimiter {
             prefix: prefix.to_string(),
             default_limit,
             key_limits: Arc::new(key_limits),
+            trusted_proxies: Arc::new([]),
         }
+    }
+
+    /// Believes `X-Forwarded-For` from these peers (`rate_limit.trusted_proxies`).
+    pub fn trusting(mut self, settings: &crate::config::RateLimitSettings) -> anyhow::Result<Self> {
+        self.trusted_proxies = settings.trusted_proxies()?.into();
+        Ok(self)
     }
 
     /// Counts one request of `client`.
@@ -182,4 +214,31 @@ pub async fn rate_limit(
     }
     let res = next.call(req).await?.map_into_boxed_body();
     Ok(with_headers(res, &decision))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn client(peer: &str, xff: Option<&str>, trusted: &[IpAddr]) -> String {
+        let mut req = actix_web::test::TestRequest::default().peer_addr(peer.parse().unwrap());
+        if let Some(v) = xff {
+            req = req.insert_header(("x-forwarded-for", v));
+        }
+        ClientId::behind(&req.to_http_request(), trusted).0.0
+    }
+
+    #[test]
+    fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
+        let gateway: IpAddr = "10.89.0.10".parse().unwrap();
+        let via_gateway = client("10.89.0.10:4000", Some("6.6.6.6, 203.0.113.7"), &[gateway]);
+        assert_eq!(via_gateway, "ip:203.0.113.7", "the proxy-appended entry");
+        let spoofed = client("198.51.100.1:4000", Some("203.0.113.7"), &[gateway]);
+        assert_eq!(spoofed, "ip:198.51.100.1", "a direct client cannot pick its id");
+        let no_header = client("10.89.0.10:4000", None, &[gateway]);
+        assert_eq!(no_header, "ip:10.89.0.10");
+        let garbage = client("10.89.0.10:4000", Some("not-an-ip"), &[gateway]);
+        assert_eq!(garbage, "ip:10.89.0.10");
+    }
 }

@@ -41,7 +41,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         &prefix,
         settings.rate_limit.per_minute,
         settings.rate_limit.key_limits()?,
-    );
+    )
+    .trusting(&settings.rate_limit)?;
     let mut ctx = AppContext::new(
         "create_buy_order",
         routes::ApiDoc::openapi(),

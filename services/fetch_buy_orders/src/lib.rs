@@ -65,7 +65,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         &format!("{}fetch_buy_orders:", settings.redis.key_prefix),
         settings.rate_limit.per_minute,
         settings.rate_limit.key_limits()?,
-    );
+    )
+    .trusting(&settings.rate_limit)?;
     let mut ctx = AppContext::new(
         "fetch_buy_orders",
         routes::ApiDoc::openapi(),
