@@ -180,8 +180,9 @@ pub struct RateLimitSettings {
     pub per_minute: u32,
     /// `KEY=LIMIT` entries giving API keys their own per-minute budget.
     pub api_keys: Vec<String>,
-    /// Addresses of reverse proxies whose `X-Forwarded-For` names the client
-    /// (the compose gateway); empty: the peer address is the client.
+    /// Addresses or networks (`10.89.0.0/24`) of reverse proxies whose
+    /// `X-Forwarded-For` names the client (the compose gateway); empty: the
+    /// peer address is the client.
     pub trusted_proxies: Vec<String>,
 }
 
@@ -213,15 +214,15 @@ impl RateLimitSettings {
             .collect()
     }
 
-    /// Parses `trusted_proxies`; a malformed address names itself.
-    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<std::net::IpAddr>> {
+    /// Parses `trusted_proxies`; a malformed entry names itself.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<crate::rate_limit::IpNet>> {
         self.trusted_proxies
             .iter()
             .filter(|e| !e.trim().is_empty())
             .map(|a| {
-                a.trim().parse().map_err(|_| {
-                    anyhow::anyhow!("rate_limit.trusted_proxies entry {a:?} is not an IP address")
-                })
+                a.trim()
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("rate_limit.trusted_proxies entry: {e}"))
             })
             .collect()
     }

@@ -51,7 +51,7 @@ impl ClientId {
     }
 
     /// Identifies the caller of `req`, believing `X-Forwarded-For` only from `trusted` peers.
-    pub fn behind(req: &HttpRequest, trusted: &[IpAddr]) -> (Self, Option<String>) {
+    pub fn behind(req: &HttpRequest, trusted: &[IpNet]) -> (Self, Option<String>) {
         if let Some(key) = api_key(req) {
             let digest = Sha256::digest(key.as_bytes());
             let hex: String = digest.iter().take(12).map(|b| format!("{b:02x}")).collect();
@@ -59,7 +59,7 @@ impl ClientId {
         }
         let peer = req.peer_addr().map(|a| a.ip());
         let forwarded = peer
-            .filter(|p| trusted.contains(p))
+            .filter(|p| trusted.iter().any(|net| net.contains(*p)))
             .and_then(|_| forwarded_for(req));
         let addr = forwarded
             .or(peer)
@@ -78,6 +78,51 @@ impl FromRequest for ClientId {
             .cloned()
             .unwrap_or_else(|| ClientId::of(req).0);
         std::future::ready(Ok(id))
+    }
+}
+
+/// An address or a network (`10.89.0.0/24`, `fd00::/8`, `127.0.0.1`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct IpNet {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl IpNet {
+    /// True when `ip` lies in the network.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+impl std::str::FromStr for IpNet {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not an IP address or network");
+        let (addr, prefix) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = addr.trim().parse().map_err(|_| bad())?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(p) => p.trim().parse::<u8>().map_err(|_| bad())?,
+            None => max,
+        };
+        if prefix > max {
+            return Err(bad());
+        }
+        Ok(Self { addr, prefix })
     }
 }
 
@@ -108,7 +153,7 @@ pub struct RateLimiter {
     prefix: String,
     default_limit: u32,
     key_limits: Arc<HashMap<String, u32>>,
-    trusted_proxies: Arc<[IpAddr]>,
+    trusted_proxies: Arc<[IpNet]>,
 }
 
 /// The outcome of counting one request.
@@ -221,7 +266,7 @@ mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
 
-    fn client(peer: &str, xff: Option<&str>, trusted: &[IpAddr]) -> String {
+    fn client(peer: &str, xff: Option<&str>, trusted: &[IpNet]) -> String {
         let mut req = actix_web::test::TestRequest::default().peer_addr(peer.parse().unwrap());
         if let Some(v) = xff {
             req = req.insert_header(("x-forwarded-for", v));
@@ -231,7 +276,7 @@ mod tests {
 
     #[test]
     fn forwarded_for_is_believed_only_from_a_trusted_proxy() {
-        let gateway: IpAddr = "10.89.0.10".parse().unwrap();
+        let gateway: IpNet = "10.89.0.0/24".parse().unwrap();
         let via_gateway = client("10.89.0.10:4000", Some("6.6.6.6, 203.0.113.7"), &[gateway]);
         assert_eq!(via_gateway, "ip:203.0.113.7", "the proxy-appended entry");
         let spoofed = client("198.51.100.1:4000", Some("203.0.113.7"), &[gateway]);
@@ -240,5 +285,23 @@ mod tests {
         assert_eq!(no_header, "ip:10.89.0.10");
         let garbage = client("10.89.0.10:4000", Some("not-an-ip"), &[gateway]);
         assert_eq!(garbage, "ip:10.89.0.10");
+    }
+
+    #[test]
+    fn networks_parse_and_match() {
+        let net: IpNet = "10.89.0.0/24".parse().unwrap();
+        assert!(net.contains("10.89.0.255".parse().unwrap()));
+        assert!(!net.contains("10.89.1.0".parse().unwrap()));
+        let host: IpNet = "127.0.0.1".parse().unwrap();
+        assert!(host.contains("127.0.0.1".parse().unwrap()));
+        assert!(!host.contains("127.0.0.2".parse().unwrap()));
+        let v6: IpNet = "fd00::/8".parse().unwrap();
+        assert!(v6.contains("fd12::1".parse().unwrap()));
+        assert!(!v6.contains("10.0.0.1".parse().unwrap()));
+        let all: IpNet = "0.0.0.0/0".parse().unwrap();
+        assert!(all.contains("8.8.8.8".parse().unwrap()));
+        for bad in ["10.0.0.0/33", "gateway", "10.0.0.0/x", "::/129"] {
+            assert!(bad.parse::<IpNet>().is_err(), "{bad}");
+        }
     }
 }
