@@ -1,0 +1,110 @@
+#!/usr/bin/env python3
+"""Repository checks that tie the deployment to the code (run by .ci/run and pre-commit).
+
+Fails when a service crate (services/<name>/Cargo.toml) is missing from docker-compose.yml,
+from the local compose override or from the GitHub workflow's image matrix; when a compose
+service does not build the crate it is named after; when compose runs a crate that does not
+exist; or when the port compose gives a service differs from the service's default port
+(`HttpSettings::on_port(N)` in its source). Standard library only (no YAML parser: the
+compose file is read with `docker-compose config` when available, else by indentation).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ERRORS = []
+
+
+def fail(msg):
+    ERRORS.append(msg)
+
+
+def crates():
+    d = os.path.join(ROOT, "services")
+    return sorted(c for c in os.listdir(d) if os.path.exists(os.path.join(d, c, "Cargo.toml")))
+
+
+def default_port(crate):
+    """The port in `HttpSettings::on_port(N)` of the crate's source."""
+    for dirpath, _, files in os.walk(os.path.join(ROOT, "services", crate, "src")):
+        for f in files:
+            if f.endswith(".rs"):
+                m = re.search(r"HttpSettings::on_port\((\d+)\)", open(os.path.join(dirpath, f)).read())
+                if m:
+                    return int(m.group(1))
+    return None
+
+
+def compose_services(files):
+    """Service name -> config, as docker-compose resolves it (JSON via `config`)."""
+    if shutil.which("docker-compose"):
+        cmd = ["docker-compose"] + sum((["-f", f] for f in files), []) + ["config"]
+        out = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+        if out.returncode != 0:
+            fail(f"docker-compose config failed for {files}: {out.stderr.strip()[:300]}")
+            return {}
+        return parse_yaml_services(out.stdout)
+    return parse_yaml_services(open(os.path.join(ROOT, files[-1])).read())
+
+
+def parse_yaml_services(text):
+    """Just enough YAML: top-level `services:` keys and, per service, its text block."""
+    services, current, inside = {}, None, False
+    for line in text.splitlines():
+        if re.match(r"^\S", line):
+            inside = line.startswith("services:")
+            current = None
+            continue
+        if not inside:
+            continue
+        m = re.match(r"^  ([A-Za-z0-9_.-]+):\s*$", line)
+        if m:
+            current = m.group(1)
+            services[current] = ""
+        elif current:
+            services[current] += line + "\n"
+    return services
+
+
+def main():
+    names = crates()
+    base = compose_services(["docker-compose.yml"])
+    for c in names:
+        block = base.get(c)
+        if block is None:
+            fail(f"docker-compose.yml has no service {c}")
+            continue
+        if not re.search(rf"SERVICE:\s*['\"]?{c}['\"]?\s*$", block, re.M):
+            fail(f"docker-compose.yml: service {c} does not build with SERVICE={c}")
+        port = default_port(c)
+        if port is None:
+            fail(f"services/{c}: no HttpSettings::on_port(N) default found")
+        elif not re.search(rf"\b{port}\b", block):
+            fail(f"docker-compose.yml: service {c} does not use its port {port}")
+    for name, block in base.items():
+        m = re.search(r"SERVICE:\s*['\"]?([a-z_]+)", block)
+        if m and m.group(1) not in names:
+            fail(f"docker-compose.yml: service {name} builds {m.group(1)}, which is not a crate")
+    override = compose_services(["docker-compose.yml", "deployment/local/compose.host.yml"])
+    for c in names:
+        if c in override and "network_mode: host" not in override[c]:
+            fail(f"deployment/local/compose.host.yml: {c} is not on the host network")
+    workflow = open(os.path.join(ROOT, ".github/workflows/ci.yml")).read()
+    m = re.search(r"service:\s*\[([^\]]*)\]", workflow)
+    matrix = {s.strip() for s in m.group(1).split(",")} if m else set()
+    for c in names:
+        if c not in matrix:
+            fail(f".github/workflows/ci.yml: image matrix lacks {c}")
+    for e in ERRORS:
+        print("FAIL " + e, file=sys.stderr)
+    print(json.dumps({"service_crates": names, "problems": len(ERRORS)}))
+    return 1 if ERRORS else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,189 @@
+#!/usr/bin/env python3
+"""Checks run against a running Delos stack (compose, or `delos up`); standard library only.
+
+  e2e_checks.py readme [--token T]       run every curl example of README.md; fail on a 5xx,
+                                         a connection failure, or a placeholder left unfilled
+  e2e_checks.py cap URL [URL...]         concurrent orders across create_buy_order replicas:
+                                         stored BTC <= cap, every 201 stored exactly once
+  e2e_checks.py snapshot DB_PROXY_URL    print the orders count and used BTC (persistence check)
+
+Requests to public routes send X-API-Key from $DELOS_E2E_API_KEY when set (a key the
+stack gives a high limit), so a check is never cut short by the rate limiter.
+"""
+
+import argparse
+import concurrent.futures
+import json
+import os
+import re
+import shlex
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+from decimal import Decimal
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+API_KEY = os.environ.get("DELOS_E2E_API_KEY", "")
+
+
+def http(method, url, body=None, headers=None, timeout=30):
+    """(status, parsed JSON or text) of one request."""
+    data = None if body is None else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method)
+    req.add_header("Content-Type", "application/json")
+    if API_KEY:
+        req.add_header("X-API-Key", API_KEY)
+    for k, v in (headers or {}).items():
+        req.add_header(k, v)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as res:
+            status, raw = res.status, res.read()
+    except urllib.error.HTTPError as e:
+        status, raw = e.code, e.read()
+    try:
+        return status, json.loads(raw)
+    except ValueError:
+        return status, raw.decode(errors="replace")
+
+
+def readme_commands(path):
+    """Every curl command in the README's code blocks, continuation lines joined."""
+    commands, in_block, pending = [], False, ""
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("```"):
+                in_block, pending = not in_block, ""
+                continue
+            if not in_block:
+                continue
+            text = pending + line.rstrip("\n")
+            if text.rstrip().endswith("\\"):
+                pending = text.rstrip()[:-1] + " "
+                continue
+            pending = ""
+            if text.lstrip().startswith("curl "):
+                commands.append(text.strip())
+    return commands
+
+
+def cmd_readme(args):
+    token = args.token or os.environ.get("TOKEN") or os.environ.get("DELOS__SERVICE_TOKEN", "")
+    found = {}  # placeholder -> value seen in an earlier answer
+    ran, failures = 0, []
+    commands = readme_commands(os.path.join(ROOT, "README.md"))
+    if not commands:
+        print("no curl examples found in README.md", file=sys.stderr)
+        return 1
+    for command in commands:
+        words = [w.replace("$TOKEN", token) for w in shlex.split(command, comments=True)]
+        missing = set()
+        for i, w in enumerate(words):
+            for name in re.findall(r"<([a-z_]+)>", w):
+                if name in found:
+                    w = w.replace(f"<{name}>", found[name])
+                else:
+                    missing.add(name)
+            words[i] = w
+        if missing:
+            failures.append(f"{command}\n    no value for {', '.join(sorted(missing))} from an earlier example")
+            continue
+        out = subprocess.run(
+            words + ["--max-time", "20", "-w", "\n%{http_code}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        body, _, status = out.stdout.rpartition("\n")
+        ran += 1
+        ok = status.isdigit() and 100 <= int(status) < 500
+        print(f"  {status or '---'}  {command[:110]}")
+        if not ok:
+            failures.append(f"{command}\n    answered {status or 'nothing'} {out.stderr.strip()[:200]} {body[:300]}")
+        # Remember ids and cursors for the examples that use them.
+        for key, name in (('"id"', "id"), ('"next_cursor"', "next_cursor"), ('"task_id"', "task_id")):
+            m = re.search(key + r'\s*:\s*"([^"]+)"', body)
+            if m and name not in found:
+                found[name] = m.group(1)
+    print(f"README curl examples: {ran} ran, {len(failures)} failed")
+    for f in failures:
+        print("  FAIL " + f, file=sys.stderr)
+    return 1 if failures else 0
+
+
+def cmd_cap(args):
+    rec_status, record = http("GET", args.cache_url.rstrip("/") + "/record")
+    if rec_status != 200:
+        print(f"no price record ({rec_status}): {record}", file=sys.stderr)
+        return 1
+    rate = Decimal(record["rates"]["EUR"] if "rates" in record else record["EUR"])
+    # Orders of ~0.5 BTC: together they ask for more than the 100 BTC cap.
+    amount = (rate / 2).quantize(Decimal("0.01"))
+    n = args.orders
+    urls = args.urls
+
+    def place(i):
+        url = urls[i % len(urls)].rstrip("/") + "/place_order"
+        return http("POST", url, {"currency": "EUR", "amount": str(amount)}, {"Idempotency-Key": f"cap-{i}"})
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=32) as pool:
+        results = list(pool.map(place, range(n)))
+    statuses = {}
+    for s, _ in results:
+        statuses[s] = statuses.get(s, 0) + 1
+    accepted = [b["order"] for s, b in results if s == 201]
+    stored_sum = sum(Decimal(o["bitcoin_amount"]) for o in accepted)
+    ids = {o["id"] for o in accepted}
+    _, cap = http("GET", urls[0].rstrip("/") + "/capacity")
+    used = Decimal(cap["used_btc"])
+    problems = []
+    if set(statuses) - {201, 409}:
+        problems.append(f"unexpected statuses {statuses}")
+    if len(ids) != len(accepted):
+        problems.append("an order id was returned twice")
+    if used > Decimal("100"):
+        problems.append(f"stored {used} BTC > 100")
+    if stored_sum > used:
+        problems.append(f"accepted {stored_sum} BTC but only {used} stored")
+    if statuses.get(409, 0) == 0:
+        problems.append("no order was refused: the test did not reach the cap")
+    for oid in list(ids)[:50]:
+        s, o = http("GET", urls[0].rstrip("/") + f"/orders/{oid}")
+        if s != 200 or o.get("id") != oid:
+            problems.append(f"accepted order {oid} not stored ({s})")
+            break
+    print(
+        f"cap test: {n} orders of {amount} EUR at {rate} over {len(urls)} replicas -> {statuses}; "
+        f"accepted {stored_sum} BTC, stored in all {used} BTC (cap 100)"
+    )
+    for p in problems:
+        print("  FAIL " + p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_snapshot(args):
+    s, cap = http("GET", args.db_proxy_url.rstrip("/") + "/capacity")
+    if s != 200:
+        print(f"capacity answered {s}: {cap}", file=sys.stderr)
+        return 1
+    print(json.dumps({"orders": cap["orders"], "used_btc": cap["used_btc"]}, sort_keys=True))
+    return 0
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("readme")
+    r.add_argument("--token")
+    c = sub.add_parser("cap")
+    c.add_argument("urls", nargs="+")
+    c.add_argument("--cache-url", default="http://127.0.0.1:8002")
+    c.add_argument("--orders", type=int, default=260)
+    s = sub.add_parser("snapshot")
+    s.add_argument("db_proxy_url")
+    args = p.parse_args()
+    return {"readme": cmd_readme, "cap": cmd_cap, "snapshot": cmd_snapshot}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
