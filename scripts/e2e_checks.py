@@ -16,7 +16,6 @@ import concurrent.futures
 import json
 import os
 import re
-import shlex
 import subprocess
 import sys
 import urllib.error
@@ -75,35 +74,31 @@ def cmd_readme(args):
     if not commands:
         print("no curl examples found in README.md", file=sys.stderr)
         return 1
+    env = dict(os.environ, TOKEN=token)
     for command in commands:
-        words = [w.replace("$TOKEN", token) for w in shlex.split(command, comments=True)]
         missing = set()
-        for i, w in enumerate(words):
-            for name in re.findall(r"<([a-z_]+)>", w):
-                if name in found:
-                    w = w.replace(f"<{name}>", found[name])
-                else:
-                    missing.add(name)
-            words[i] = w
+        for name in re.findall(r"<([a-z_]+)>", command):
+            if name in found:
+                command = command.replace(f"<{name}>", found[name])
+            else:
+                missing.add(name)
         if missing:
             failures.append(f"{command}\n    no value for {', '.join(sorted(missing))} from an earlier example")
             continue
-        out = subprocess.run(
-            words + ["--max-time", "20", "-w", "\n%{http_code}"],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
+        # Run as written (quotes, $TOKEN, $(date)), with the status code added up front:
+        # appended options would land in a trailing comment.
+        probe = "curl --max-time 20 -w '\\n%{http_code}' " + command[len("curl "):]
+        out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, env=env, check=False)
         body, _, status = out.stdout.rpartition("\n")
         ran += 1
         ok = status.isdigit() and 100 <= int(status) < 500
         print(f"  {status or '---'}  {command[:110]}")
         if not ok:
             failures.append(f"{command}\n    answered {status or 'nothing'} {out.stderr.strip()[:200]} {body[:300]}")
-        # Remember ids and cursors for the examples that use them.
+        # The latest id and cursor seen fill the placeholders of the examples after them.
         for key, name in (('"id"', "id"), ('"next_cursor"', "next_cursor"), ('"task_id"', "task_id")):
             m = re.search(key + r'\s*:\s*"([^"]+)"', body)
-            if m and name not in found:
+            if m:
                 found[name] = m.group(1)
     print(f"README curl examples: {ran} ran, {len(failures)} failed")
     for f in failures:
