@@ -6,7 +6,7 @@ FROM ${BASE}
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends nginx-light gettext-base curl ca-certificates \
-    && rm -rf /var/lib/apt/lists/* /etc/nginx/sites-enabled/default \
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin /etc/nginx/sites-enabled/default \
     && ln -sf /dev/stdout /var/log/nginx/access.log \
     && ln -sf /dev/stderr /var/log/nginx/error.log
 COPY nginx-entrypoint.sh /docker-entrypoint.sh

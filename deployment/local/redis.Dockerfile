@@ -4,7 +4,7 @@ FROM ${BASE}
 # hadolint ignore=DL3008
 RUN apt-get update \
     && apt-get install -y --no-install-recommends redis-server \
-    && rm -rf /var/lib/apt/lists/*
+    && rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 # The package made the user; its uid is not fixed, so it is named.
 # hadolint ignore=DL3066
 USER redis
