@@ -501,6 +501,13 @@ def check_prod(r, crates_here, by_name):
     if not policies:
         fail(r.rel, "no NetworkPolicies")
         return
+    deny = [
+        p for p in policies
+        if p["spec"].get("podSelector") in ({}, None) and set(p["spec"].get("policyTypes") or []) == {"Ingress", "Egress"}
+        and not p["spec"].get("ingress") and not p["spec"].get("egress")
+    ]
+    if not deny:
+        fail(r.rel, "no default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)")
     # The calls the code makes: its *_url upstreams, health_check when it reports.
     calls = {}
     for c in crates_here:
