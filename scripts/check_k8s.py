@@ -127,6 +127,9 @@ def target_crate(field, by_name):
 
 
 def render(rel):
+    if shutil.which("kubectl") is None:
+        fail(rel, "kubectl is not installed (it renders the manifests: kubectl kustomize)")
+        return None, []
     out = subprocess.run(["kubectl", "kustomize", os.path.join(ROOT, rel)], capture_output=True, text=True)
     if out.returncode != 0:
         fail(rel, f"kubectl kustomize failed: {out.stderr.strip()[:500]}")
