@@ -1,0 +1,93 @@
+//! lambo_checker settings (`DELOS_LAMBO_CHECKER__…`).
+
+use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::providers::ProviderKind;
+
+/// Base URLs of the price-history APIs (tests point them at wiremock).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ProviderUrls {
+    pub kraken: String,
+}
+
+impl Default for ProviderUrls {
+    fn default() -> Self {
+        Self {
+            kraken: "https://api.kraken.com".into(),
+        }
+    }
+}
+
+/// Everything lambo_checker reads at start.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub http: HttpSettings,
+    pub pg: PgSettings,
+    pub redis: RedisSettings,
+    pub rate_limit: RateLimitSettings,
+    pub common: CommonSettings,
+    /// Providers asked for history, in order; empty means stored and bundled data only.
+    pub providers: Vec<ProviderKind>,
+    pub provider_urls: ProviderUrls,
+    /// Price of one Lamborghini, in `lambo_currency` (a decimal string: "200000").
+    pub lambo_price: Decimal,
+    /// Currency of `lambo_price` and of every price (the candles are USD).
+    pub lambo_currency: String,
+    /// Seconds an answer stays in the Redis cache.
+    pub cache_ttl_secs: u64,
+    /// A stored series older than this is refreshed from its provider before use.
+    pub refresh_secs: u64,
+    /// After a provider fails for a series, it is not asked again for this long.
+    pub provider_backoff_secs: u64,
+    /// Import the bundled BTC history at start (idempotent).
+    pub import_bundled: bool,
+    /// Largest `max_points` a caller may ask for (and the default).
+    pub max_points: usize,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            http: HttpSettings::on_port(8060),
+            pg: PgSettings::for_database("lambo"),
+            redis: RedisSettings::default(),
+            rate_limit: RateLimitSettings::default(),
+            common: CommonSettings::default(),
+            providers: vec![ProviderKind::Kraken],
+            provider_urls: ProviderUrls::default(),
+            lambo_price: Decimal::from(200_000),
+            lambo_currency: "USD".into(),
+            cache_ttl_secs: 30,
+            refresh_secs: 3600,
+            provider_backoff_secs: 300,
+            import_bundled: true,
+            max_points: 1000,
+        }
+    }
+}
+
+impl Settings {
+    /// Loads defaults → `DELOS_CONFIG` file → environment.
+    pub fn load() -> anyhow::Result<Self> {
+        common::config::load("lambo_checker")
+    }
+
+    /// Fails on settings no answer could be computed with.
+    pub fn validate(&self) -> anyhow::Result<()> {
+        anyhow::ensure!(
+            self.lambo_price > Decimal::ZERO,
+            "lambo_price must be positive (got {})",
+            self.lambo_price
+        );
+        anyhow::ensure!(
+            self.max_points >= 2,
+            "max_points must be at least 2 (got {})",
+            self.max_points
+        );
+        Ok(())
+    }
+}
