@@ -192,6 +192,7 @@ impl Stack {
         // first start (so BTC answers with no network), Kraken unless offline.
         let mut s = lambo_checker::Settings::load()?;
         s.http.port = port(s.http.port);
+        s.grpc.port = port(s.grpc.port);
         pg(&mut s.pg);
         redis(&mut s.redis);
         share(&mut s.common, &token, &health_url);

@@ -21,6 +21,30 @@ impl Default for ProviderUrls {
     }
 }
 
+/// The gRPC listener.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct GrpcSettings {
+    /// Serve gRPC at all.
+    pub enabled: bool,
+    pub host: String,
+    /// 50051 as the original; 0 picks a free port (tests).
+    pub port: u16,
+    /// Server `GET /api/v1/process_request_grpc` asks; empty means this service's own.
+    pub url: String,
+}
+
+impl Default for GrpcSettings {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            host: "0.0.0.0".into(),
+            port: 50051,
+            url: String::new(),
+        }
+    }
+}
+
 /// Everything lambo_checker reads at start.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -30,6 +54,7 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub rate_limit: RateLimitSettings,
     pub common: CommonSettings,
+    pub grpc: GrpcSettings,
     /// Providers asked for history, in order; empty means stored and bundled data only.
     pub providers: Vec<ProviderKind>,
     pub provider_urls: ProviderUrls,
@@ -57,6 +82,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             rate_limit: RateLimitSettings::default(),
             common: CommonSettings::default(),
+            grpc: GrpcSettings::default(),
             providers: vec![ProviderKind::Kraken],
             provider_urls: ProviderUrls::default(),
             lambo_price: Decimal::from(200_000),

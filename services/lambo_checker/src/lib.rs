@@ -5,10 +5,16 @@
 //! since 2019-01-21; opening = mean close of the first 4 candles, current = mean
 //! close of the last 4 complete ones), in exact decimals.
 //!
-//! Routes: `GET /process_request` (also `/api/v1/process_request`, trailing slash
+//! Routes: `GET /` (the web page: a form, the answer in words, an SVG chart with
+//! both averaging windows marked; no external assets), `GET /process_request` (also `/api/v1/process_request`, trailing slash
 //! accepted; rate limited), `GET /queries` (the query log, keyset-paged, opaque
 //! cursor; rate limited), `GET /health` and `GET /status` (as the original had),
 //! plus the standard `/healthz`, `/readyz`, `/metrics`, `/openapi.json`, `/docs`.
+//! `GET /api/v1/process_request_grpc` asks the same question through the gRPC
+//! server (`grpc.url`, default this service's own).
+//!
+//! gRPC (port 50051): `API/processRequest` as the original `proto/api.proto`, the
+//! standard health service and server reflection. `lambo_cli` is its client.
 //!
 //! Data owned: database `lambo` (candles per symbol/source/interval, series
 //! refresh times, opening averages stored for good, imports, the query log and
@@ -24,6 +30,8 @@ pub mod bundled;
 pub mod checker;
 pub mod config;
 pub mod domain;
+pub mod grpc;
+pub mod page;
 pub mod providers;
 pub mod querylog;
 mod routes;

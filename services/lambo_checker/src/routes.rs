@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::checker::{Checker, RawQuestion};
+use crate::startup::GrpcBridge;
 use crate::storage::{self, LoggedQuery};
 
 /// The OpenAPI document of lambo_checker.
@@ -21,7 +22,14 @@ use crate::storage::{self, LoggedQuery};
         description = "If I had bought coin X for N dollars at the start and sold now, how many \
                        Lamborghinis would that buy? Computed from stored price history."
     ),
-    paths(process_request, queries, health, status),
+    paths(
+        process_request,
+        process_request_grpc,
+        queries,
+        health,
+        status,
+        crate::page::index
+    ),
     components(schemas(LoggedQuery, Problem))
 )]
 pub struct ApiDoc;
@@ -44,6 +52,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(limited())
             .get(queries),
     )
+    .service(
+        web::resource(["/api/v1/process_request_grpc", "/api/v1/process_request_grpc/"])
+            .wrap(limited())
+            .get(process_request_grpc),
+    )
+    .service(web::resource("/").wrap(limited()).get(crate::page::index))
     .service(web::resource("/health").get(health))
     .service(web::resource("/status").get(status));
 }
@@ -64,6 +78,66 @@ pub async fn process_request(
     Ok(HttpResponse::Ok()
         .insert_header(("X-Cache", if hit { "hit" } else { "miss" }))
         .json(value))
+}
+
+/// Query of `GET /api/v1/process_request_grpc`: the gRPC request's two fields.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct GrpcQuery {
+    /// Coin symbol, as for `/process_request`.
+    symbol: Option<String>,
+    /// Whole USD (the proto's `int32`).
+    investment: Option<String>,
+}
+
+/// The same question asked through the gRPC server; answers the original
+/// `{message, graph_data}` shape that the gRPC response carries.
+#[utoipa::path(get, path = "/api/v1/process_request_grpc", params(GrpcQuery),
+    responses((status = 200, description = "{message, graph_data}"), (status = 404, body = Problem),
+              (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn process_request_grpc(
+    bridge: web::Data<GrpcBridge>,
+    q: web::Query<GrpcQuery>,
+) -> Result<HttpResponse, Problem> {
+    let mut client = bridge.client.clone().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "grpc_disabled",
+            "gRPC is turned off on this service",
+        )
+    })?;
+    // The proto carries an int32: anything else is refused here, as a gRPC client could not send it.
+    let investment = q
+        .investment
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .parse::<i32>()
+        .map_err(|_| {
+            Problem::invalid_field("investment", "must be a whole number of USD from 1 to 2147483647")
+        })?;
+    let req = crate::grpc::pb::ApiRequest {
+        symbol: q.symbol.clone().unwrap_or_default(),
+        investment,
+    };
+    let res = client
+        .process_request(req)
+        .await
+        .map_err(|s| crate::grpc::problem_of(&s))?
+        .into_inner();
+    let parse = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
+            tracing::error!(error = %e, "the gRPC answer is not JSON");
+            Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "grpc_failed",
+                "the gRPC server sent an unexpected answer",
+            )
+        })
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "message": parse(&res.message)?,
+        "graph_data": parse(&res.graph_data)?,
+    })))
 }
 
 /// Query of `GET /queries`.
@@ -135,7 +209,10 @@ pub async fn health() -> HttpResponse {
 
 /// What the service knows: stored series (source, interval, candles, newest) and its settings.
 #[utoipa::path(get, path = "/status", responses((status = 200, description = "{status, series: [...], lambo_price, ...}"), (status = 503, body = Problem)))]
-pub async fn status(checker: web::Data<Checker>) -> Result<HttpResponse, Problem> {
+pub async fn status(
+    checker: web::Data<Checker>,
+    bridge: web::Data<GrpcBridge>,
+) -> Result<HttpResponse, Problem> {
     let series = storage::series_summary(&checker.pool)
         .await
         .map_err(common::db::problem)?;
@@ -148,6 +225,7 @@ pub async fn status(checker: web::Data<Checker>) -> Result<HttpResponse, Problem
         "lambo_price": { "amount": crate::domain::exact(checker.lambo_price), "currency": checker.lambo_currency },
         "cache_ttl_secs": checker.cache_ttl_secs,
         "supported_symbols": crate::domain::supported_symbols(),
+        "grpc_port": bridge.port,
     })))
 }
 

@@ -1,7 +1,10 @@
 //! Wiring: the pool (database `lambo`, migrated), the bundled import, Redis,
 //! the providers, the query log, the reporter, the server.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use common::http::{AppContext, ServiceHandle};
 use common::rate_limit::RateLimiter;
@@ -11,7 +14,15 @@ use utoipa::OpenApi;
 use crate::checker::Checker;
 use crate::config::Settings;
 use crate::querylog::QueryLog;
-use crate::{MIGRATOR, bundled, providers, routes};
+use crate::{MIGRATOR, bundled, grpc, providers, routes};
+
+/// What `GET /api/v1/process_request_grpc` calls, and the port gRPC listens on.
+pub struct GrpcBridge {
+    /// `None` when gRPC is off and no other server is configured.
+    pub client: Option<grpc::pb::api_client::ApiClient<tonic::transport::Channel>>,
+    /// The port of this service's own gRPC server, if it runs one.
+    pub port: Option<u16>,
+}
 
 /// Builds lambo_checker: creates and migrates its database, imports the bundled
 /// history if that was not done before, then serves.
@@ -58,7 +69,14 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         common::health::Reporter::start(&settings.common.reporter, &ctx, http.clone());
     let (log, log_task) = QueryLog::start(pool.clone(), &ctx.metrics);
     let chain = providers::chain(&settings.providers, &settings.provider_urls, http);
-    let checker = Checker::new(pool.clone(), redis, chain, log, key_prefix, &settings);
+    let checker = Arc::new(Checker::new(
+        pool.clone(),
+        redis,
+        chain,
+        log,
+        key_prefix,
+        &settings,
+    ));
     if settings.import_bundled {
         let done = import_bundled(&pool, |_, _| {}).await?;
         if done.new > 0 {
@@ -66,17 +84,48 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
             tracing::info!(rows = done.rows, new = done.new, "bundled BTC history imported");
         }
     }
-    let checker = actix_web::web::Data::new(checker);
+    let mut grpc_port = None;
+    let mut grpc_task = None;
+    if settings.grpc.enabled {
+        let listener = tokio::net::TcpListener::bind((settings.grpc.host.as_str(), settings.grpc.port))
+            .await
+            .with_context(|| {
+                format!(
+                    "cannot listen for gRPC on {}:{}",
+                    settings.grpc.host, settings.grpc.port
+                )
+            })?;
+        grpc_port = Some(listener.local_addr()?.port());
+        grpc_task = Some(grpc::serve(listener, checker.clone()).await?);
+    }
+    let grpc_url = match (settings.grpc.url.trim(), grpc_port) {
+        ("", Some(port)) => format!("http://127.0.0.1:{port}"),
+        ("", None) => String::new(),
+        (url, _) => url.to_string(),
+    };
+    let bridge = actix_web::web::Data::new(GrpcBridge {
+        client: if grpc_url.is_empty() {
+            None
+        } else {
+            Some(grpc::client(&grpc_url)?)
+        },
+        port: grpc_port,
+    });
+    let checker = actix_web::web::Data::from(checker);
     let limiter = actix_web::web::Data::new(limiter);
     let reporter = actix_web::web::Data::new(reporter);
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
         cfg.app_data(checker.clone())
+            .app_data(bridge.clone())
             .app_data(limiter.clone())
             .app_data(reporter.clone())
             .configure(routes::configure);
     })?;
     handle.add_task(log_task);
+    if let Some(task) = grpc_task {
+        handle.add_task(task);
+    }
     if let Some(task) = reporter_task {
         handle.add_task(task);
     }

@@ -26,6 +26,8 @@ pub fn test_settings(kraken_url: &str) -> Settings {
     };
     s.http.port = 0;
     s.http.host = "127.0.0.1".into();
+    s.grpc.port = 0;
+    s.grpc.host = "127.0.0.1".into();
     s.provider_urls.kraken = kraken_url.to_string();
     s.rate_limit.api_keys = vec!["test-key=1000000".into()];
     s

@@ -2,6 +2,8 @@
 
 mod answers;
 mod bad_input;
+mod grpc;
 mod helpers;
 mod kraken;
+mod page;
 mod routes;
