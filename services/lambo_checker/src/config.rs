@@ -2,6 +2,7 @@
 
 use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings};
 use rust_decimal::Decimal;
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::providers::ProviderKind;
@@ -11,12 +12,16 @@ use crate::providers::ProviderKind;
 #[serde(default)]
 pub struct ProviderUrls {
     pub kraken: String,
+    pub binance: String,
+    pub coingecko: String,
 }
 
 impl Default for ProviderUrls {
     fn default() -> Self {
         Self {
             kraken: "https://api.kraken.com".into(),
+            binance: "https://api.binance.com".into(),
+            coingecko: "https://api.coingecko.com".into(),
         }
     }
 }
@@ -56,6 +61,9 @@ pub struct Settings {
     pub common: CommonSettings,
     pub grpc: GrpcSettings,
     /// Providers asked for history, in order; empty means stored and bundled data only.
+    /// A list, or one comma-separated string so that `DELOS_LAMBO_CHECKER__PROVIDERS=kraken,binance`
+    /// (or `=""` for none) works from the environment.
+    #[serde(deserialize_with = "provider_list")]
     pub providers: Vec<ProviderKind>,
     pub provider_urls: ProviderUrls,
     /// Price of one Lamborghini, in `lambo_currency` (a decimal string: "200000").
@@ -83,7 +91,11 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             common: CommonSettings::default(),
             grpc: GrpcSettings::default(),
-            providers: vec![ProviderKind::Kraken],
+            providers: vec![
+                ProviderKind::Kraken,
+                ProviderKind::Binance,
+                ProviderKind::CoinGecko,
+            ],
             provider_urls: ProviderUrls::default(),
             lambo_price: Decimal::from(200_000),
             lambo_currency: "USD".into(),
@@ -115,5 +127,63 @@ impl Settings {
             self.max_points
         );
         Ok(())
+    }
+}
+
+/// Provider kinds from a list or from one comma-separated string.
+fn provider_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProviderKind>, D::Error> {
+    struct Kinds;
+
+    impl<'de> Visitor<'de> for Kinds {
+        type Value = Vec<ProviderKind>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a list of providers or a comma-separated string such as \"kraken,binance\"")
+        }
+
+        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
+            text.split(',')
+                .map(str::trim)
+                .filter(|name| !name.is_empty())
+                .map(|name| {
+                    ProviderKind::deserialize(de::value::StrDeserializer::<E>::new(
+                        &name.to_ascii_lowercase(),
+                    ))
+                })
+                .collect()
+        }
+
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut kinds = Vec::new();
+            while let Some(k) = seq.next_element::<ProviderKind>()? {
+                kinds.push(k);
+            }
+            Ok(kinds)
+        }
+    }
+
+    d.deserialize_any(Kinds)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn providers_parse_from_a_list_or_a_comma_separated_string() {
+        let from = |v: serde_json::Value| -> Settings {
+            serde_json::from_value(serde_json::json!({ "providers": v })).unwrap()
+        };
+        assert_eq!(
+            from(serde_json::json!("Kraken, coingecko")).providers,
+            [ProviderKind::Kraken, ProviderKind::CoinGecko]
+        );
+        assert_eq!(
+            from(serde_json::json!(["binance"])).providers,
+            [ProviderKind::Binance]
+        );
+        assert!(from(serde_json::json!("")).providers.is_empty());
+        assert!(serde_json::from_value::<Settings>(serde_json::json!({ "providers": "nope" })).is_err());
     }
 }

@@ -2,6 +2,8 @@
 //! candles only (a candle still in progress is dropped here, so it is never
 //! stored or averaged). Prices are parsed from their text, never through `f64`.
 
+mod binance;
+mod coingecko;
 mod kraken;
 
 use std::future::Future;
@@ -13,6 +15,8 @@ use serde_json::value::RawValue;
 
 use crate::domain::{Asset, Candle, Interval};
 
+pub use binance::Binance;
+pub use coingecko::CoinGecko;
 pub use kraken::Kraken;
 
 /// Why a provider gave no candles.
@@ -66,6 +70,10 @@ pub trait PriceHistory: Send + Sync {
 pub enum ProviderKind {
     /// Kraken public OHLC.
     Kraken,
+    /// Binance klines.
+    Binance,
+    /// CoinGecko market chart (last 365 days, daily).
+    CoinGecko,
 }
 
 /// Builds the configured chain on the service's pooled client.
@@ -80,6 +88,8 @@ pub fn chain(
             ProviderKind::Kraken => {
                 Box::new(Kraken::new(&urls.kraken, http.clone())) as Box<dyn PriceHistory>
             }
+            ProviderKind::Binance => Box::new(Binance::new(&urls.binance, http.clone())),
+            ProviderKind::CoinGecko => Box::new(CoinGecko::new(&urls.coingecko, http.clone())),
         })
         .collect()
 }

@@ -6,4 +6,5 @@ mod grpc;
 mod helpers;
 mod kraken;
 mod page;
+mod providers;
 mod routes;
