@@ -70,7 +70,7 @@ pub struct Settings {
     pub lambo_price: Decimal,
     /// Currency of `lambo_price` and of every price (the candles are USD).
     pub lambo_currency: String,
-    /// Seconds an answer stays in the Redis cache.
+    /// Seconds an answer stays in the Redis cache; 0 turns the cache off.
     pub cache_ttl_secs: u64,
     /// A stored series older than this is refreshed from its provider before use.
     pub refresh_secs: u64,

@@ -248,3 +248,16 @@ async fn max_points_bounds_the_chart_series_but_not_the_figures() {
     assert_eq!(g[9]["x"], "2024-12-01");
     assert_eq!(thin["exact"], full["exact"]);
 }
+
+#[tokio::test]
+async fn a_zero_ttl_turns_the_cache_off() {
+    let app = spawn_app(|s| {
+        s.providers.clear();
+        s.cache_ttl_secs = 0;
+    })
+    .await;
+    for _ in 0..2 {
+        let res = app.get("/process_request?symbol=BTC&investment=500").await;
+        assert_eq!(res.headers()["x-cache"], "miss");
+    }
+}
