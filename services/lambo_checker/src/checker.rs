@@ -403,6 +403,37 @@ impl Checker {
         Ok(None)
     }
 
+    /// Asks the providers for the default BTC series once, off the request path, so
+    /// the first question after start neither waits for them nor (with no network)
+    /// for their failure: the backoff is then already in place.
+    pub async fn warm_up(&self) {
+        let asset = domain::ASSETS[0];
+        let interval = Method::default().interval;
+        let fresh = storage::load_series(&self.pool, asset.symbol)
+            .await
+            .is_ok_and(|all| {
+                all.iter().any(|s| {
+                    s.interval == interval
+                        && (Utc::now() - s.fetched_at)
+                            .to_std()
+                            .is_ok_and(|age| age < self.refresh)
+                })
+            });
+        if fresh {
+            return;
+        }
+        let mut errors = Vec::new();
+        match self.refresh_from_providers(&asset, interval, &mut errors).await {
+            Ok(Some(s)) => {
+                tracing::info!(source = %s.source, candles = s.candles.len(), "BTC history refreshed")
+            }
+            Ok(None) => {
+                tracing::info!(errors = ?errors, "no provider answered; BTC answers from stored or bundled data")
+            }
+            Err(p) => tracing::warn!(problem = %p, "warm-up could not store the history"),
+        }
+    }
+
     /// Computes the answer from the history (no cache involved).
     pub async fn compute(&self, q: &Question) -> Result<Value, Problem> {
         let (series, note) = self.series(q).await?;

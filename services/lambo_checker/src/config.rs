@@ -78,6 +78,8 @@ pub struct Settings {
     pub provider_backoff_secs: u64,
     /// Import the bundled BTC history at start (idempotent).
     pub import_bundled: bool,
+    /// Ask the providers for the default BTC series in the background at start.
+    pub warm_up: bool,
     /// Largest `max_points` a caller may ask for (and the default).
     pub max_points: usize,
 }
@@ -103,6 +105,7 @@ impl Default for Settings {
             refresh_secs: 3600,
             provider_backoff_secs: 300,
             import_bundled: true,
+            warm_up: true,
             max_points: 1000,
         }
     }

@@ -111,6 +111,10 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         },
         port: grpc_port,
     });
+    let warm_up = (settings.warm_up && !settings.providers.is_empty()).then(|| {
+        let checker = checker.clone();
+        tokio::spawn(async move { checker.warm_up().await })
+    });
     let checker = actix_web::web::Data::from(checker);
     let limiter = actix_web::web::Data::new(limiter);
     let reporter = actix_web::web::Data::new(reporter);
@@ -123,6 +127,9 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
             .configure(routes::configure);
     })?;
     handle.add_task(log_task);
+    if let Some(task) = warm_up {
+        handle.add_task(task);
+    }
     if let Some(task) = grpc_task {
         handle.add_task(task);
     }

@@ -261,3 +261,36 @@ async fn a_zero_ttl_turns_the_cache_off() {
         assert_eq!(res.headers()["x-cache"], "miss");
     }
 }
+
+#[tokio::test]
+async fn the_warm_up_stores_the_default_btc_series_in_the_background() {
+    let kraken = wiremock::MockServer::start().await;
+    Mock::given(method("GET"))
+        .and(path("/0/public/OHLC"))
+        .and(query_param("interval", "21600"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(recorded_ohlc()))
+        .expect(1)
+        .mount(&kraken)
+        .await;
+    let uri = kraken.uri();
+    let app = spawn_app(move |s| {
+        s.warm_up = true;
+        s.provider_urls.kraken = uri;
+    })
+    .await;
+    let mut stored = 0;
+    for _ in 0..100 {
+        stored = sqlx::query_scalar::<_, i64>("select count(*) from candles where source = 'kraken'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if stored > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    assert_eq!(stored, 10);
+    // The question is then answered from the stored series (Kraken asked once in all).
+    let body = app.ask("symbol=BTC&investment=500").await;
+    assert_eq!(body["exact"]["profit"], "750");
+}

@@ -34,6 +34,8 @@ pub fn test_settings(kraken_url: &str) -> Settings {
     s.provider_urls.binance = common::testing::dead_url();
     s.provider_urls.coingecko = common::testing::dead_url();
     s.rate_limit.api_keys = vec!["test-key=1000000".into()];
+    // Tests mount their provider answers after start; a warm-up would race them.
+    s.warm_up = false;
     s
 }
 
