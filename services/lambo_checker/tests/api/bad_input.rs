@@ -154,3 +154,30 @@ async fn a_pair_no_provider_lists_gets_404() {
     let res = app.get("/process_request?symbol=DOT&investment=500").await;
     assert_problem(res, StatusCode::NOT_FOUND, "not_found", "unknown pair").await;
 }
+
+#[tokio::test]
+async fn postgres_down_gets_503_with_retry_after_and_answers_again_when_back() {
+    let proxy = common::testing::TcpProxy::start("127.0.0.1:5432").await.unwrap();
+    let addr = proxy.addr();
+    let app = spawn_app(move |s| {
+        s.providers.clear();
+        s.cache_ttl_secs = 0;
+        s.pg.url = format!("postgres://postgres@{addr}");
+        s.pg.acquire_timeout_secs = 1;
+    })
+    .await;
+    app.ask("symbol=BTC&investment=500").await;
+    proxy.set_down(true);
+    let res = app.get("/process_request?symbol=BTC&investment=500").await;
+    assert!(res.headers().contains_key("retry-after"));
+    let body = assert_problem(
+        res,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "dependency_unavailable",
+        "postgres down",
+    )
+    .await;
+    assert_eq!(body["dependency"], "postgres");
+    proxy.set_down(false);
+    app.ask("symbol=BTC&investment=500").await;
+}
