@@ -98,7 +98,7 @@ fn render_answer(body: &mut String, a: &Value) {
     let _ = write!(
         body,
         "<p class=\"answer {}\">{}</p><p>{}</p>\
-         <p class=\"small\">Source {} ({}), {} candles ({} asked), since {}; newest data {}. \
+         <p class=\"small\">Source {} ({}), {} candles ({} asked), first candle {}, newest data {}. \
          Opening average {} USD over {} – {}; current average {} USD over {} – {}.{}</p>",
         if yes { "yes" } else { "no" },
         if yes {
