@@ -294,8 +294,11 @@ impl Checker {
         {
             return Ok((s, None));
         }
-        let why = if errors.is_empty() {
-            "no provider is configured or all are backing off".to_string()
+        let why = if self.providers.is_empty() {
+            "no provider is configured".to_string()
+        } else if errors.is_empty() {
+            let left = self.backoff_left(symbol, interval).unwrap_or(0);
+            format!("the providers failed recently; they are asked again in {left} s")
         } else {
             errors
                 .iter()
