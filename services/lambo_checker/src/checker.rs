@@ -35,6 +35,25 @@ pub struct RawQuestion {
     pub max_points: Option<String>,
 }
 
+/// An answer: its JSON text, whether it came from the cache, and (when computed
+/// now) LAMBOS and the document for the results table.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: String,
+    pub cache_hit: bool,
+    pub computed: Option<(Decimal, Value)>,
+}
+
+impl Answer {
+    /// The answer as a JSON document (parses the text).
+    pub fn value(&self) -> Result<Value, Problem> {
+        serde_json::from_str(&self.body).map_err(|e| {
+            tracing::error!(error = %e, "a stored answer is not JSON");
+            Problem::internal()
+        })
+    }
+}
+
 /// A parsed question.
 #[derive(Debug, Clone, Copy)]
 pub struct Question {
@@ -96,26 +115,25 @@ impl Checker {
     }
 
     /// Parses, answers and logs one question. The answer is the original shape plus
-    /// the additive fields; `bool` tells whether it came from the cache.
+    /// the additive fields, as JSON text (a cache hit is passed on as stored, unparsed).
     pub async fn ask(
         &self,
         channel: &'static str,
         client: &str,
         raw: &RawQuestion,
-    ) -> Result<(Value, bool), Problem> {
+    ) -> Result<Answer, Problem> {
         let parsed = self.parse(raw);
-        let result = match &parsed {
+        let mut result = match &parsed {
             Ok(q) => self.answer(q).await,
             Err(p) => Err(p.clone()),
         };
-        let (status, outcome, cache_hit, stored) = match &result {
-            Ok((v, hit)) => {
-                let lambos = v["exact"]["lambos"].as_str().and_then(|s| s.parse().ok());
-                let stored = match (&parsed, lambos) {
-                    (Ok(q), Some(l)) if !hit => Some((q.investment.value(), l, v.clone())),
+        let (status, outcome, cache_hit, stored) = match &mut result {
+            Ok(a) => {
+                let stored = match (&parsed, a.computed.take()) {
+                    (Ok(q), Some((lambos, value))) => Some((q.investment.value(), lambos, value)),
                     _ => None,
                 };
-                (200, "answered".to_string(), *hit, stored)
+                (200, "answered".to_string(), a.cache_hit, stored)
             }
             Err(p) => (p.status, p.code.clone(), false, None),
         };
@@ -241,22 +259,24 @@ impl Checker {
     }
 
     /// The answer to a parsed question, from the cache when it has one.
-    pub async fn answer(&self, q: &Question) -> Result<(Value, bool), Problem> {
+    pub async fn answer(&self, q: &Question) -> Result<Answer, Problem> {
         if self.cache_ttl_secs == 0 {
-            return Ok((self.compute(q).await?, false));
+            return self.computed(q).await;
         }
         let cached = self.cache_get(q).await;
-        if let Some((_, Some(text))) = &cached
-            && let Ok(v) = serde_json::from_str::<Value>(text)
-        {
-            return Ok((v, true));
+        if let Some((_, Some(body))) = &cached {
+            return Ok(Answer {
+                body: body.clone(),
+                cache_hit: true,
+                computed: None,
+            });
         }
-        let value = self.compute(q).await?;
+        let answer = self.computed(q).await?;
         if let Some((version, _)) = cached {
             let key = format!("{}lambo:r:{version}:{}", self.key_prefix, Self::cache_suffix(q));
             let r: Result<(), _> = redis::cmd("SET")
                 .arg(&key)
-                .arg(value.to_string())
+                .arg(&answer.body)
                 .arg("EX")
                 .arg(self.cache_ttl_secs)
                 .query_async(&mut self.redis.clone())
@@ -265,7 +285,20 @@ impl Checker {
                 tracing::warn!(error = %e, "cannot cache the answer");
             }
         }
-        Ok((value, false))
+        Ok(answer)
+    }
+
+    async fn computed(&self, q: &Question) -> Result<Answer, Problem> {
+        let value = self.compute(q).await?;
+        let lambos = value["exact"]["lambos"]
+            .as_str()
+            .and_then(|s| s.parse::<Decimal>().ok())
+            .ok_or_else(Problem::internal)?;
+        Ok(Answer {
+            body: value.to_string(),
+            cache_hit: false,
+            computed: Some((lambos, value)),
+        })
     }
 
     /// Finds the series for the question: stored and fresh; else refreshed from the

@@ -47,10 +47,11 @@ impl pb::api_server::Api for GrpcApi {
             investment: Some(r.investment.to_string()),
             ..RawQuestion::default()
         };
-        let (value, _) = self
+        let value = self
             .checker
             .ask("grpc", &client, &raw)
             .await
+            .and_then(|a| a.value())
             .map_err(|p| status_of(&p))?;
         Ok(Response::new(pb::ApiResponse {
             message: value["message"].to_string(),

@@ -74,8 +74,8 @@ pub async fn index(
             max_points: Some(q.max_points.clone().unwrap_or_else(|| "200".into())),
             ..RawQuestion::default()
         };
-        match checker.ask("web", &client.0, &raw).await {
-            Ok((answer, _)) => render_answer(&mut body, &answer),
+        match checker.ask("web", &client.0, &raw).await.and_then(|a| a.value()) {
+            Ok(answer) => render_answer(&mut body, &answer),
             Err(p) => {
                 let _ = write!(body, "<p class=\"error\">{}</p>", escape(&p.detail));
             }

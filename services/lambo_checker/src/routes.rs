@@ -74,10 +74,11 @@ pub async fn process_request(
     client: ClientId,
     q: web::Query<RawQuestion>,
 ) -> Result<HttpResponse, Problem> {
-    let (value, hit) = checker.ask("rest", &client.0, &q).await?;
+    let answer = checker.ask("rest", &client.0, &q).await?;
     Ok(HttpResponse::Ok()
-        .insert_header(("X-Cache", if hit { "hit" } else { "miss" }))
-        .json(value))
+        .insert_header(("X-Cache", if answer.cache_hit { "hit" } else { "miss" }))
+        .content_type("application/json")
+        .body(answer.body))
 }
 
 /// Query of `GET /api/v1/process_request_grpc`: the gRPC request's two fields.

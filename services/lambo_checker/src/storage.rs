@@ -191,38 +191,61 @@ pub struct NewQuery {
     pub result: Option<(Decimal, Decimal, serde_json::Value)>,
 }
 
-/// Writes a batch of log entries (and their results) in one transaction.
+/// Writes a batch of log entries (and their results) in one transaction, with
+/// one statement per table whatever the batch size: ids are drawn first, so the
+/// results can name their queries without relying on the order of `RETURNING`.
 #[tracing::instrument(skip_all, fields(n = batch.len()))]
 pub async fn log_queries(pool: &PgPool, batch: &[NewQuery]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
-    for q in batch {
-        let id: i64 = sqlx::query_scalar(
-            "insert into queries (channel, client, symbol_raw, symbol, investment, method, status, outcome, cache_hit)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9) returning id",
-        )
-        .bind(q.channel)
-        .bind(&q.client)
-        .bind(&q.symbol_raw)
-        .bind(&q.symbol)
-        .bind(&q.investment)
-        .bind(&q.method)
-        .bind(i16::try_from(q.status).unwrap_or(i16::MAX))
-        .bind(&q.outcome)
-        .bind(q.cache_hit)
-        .fetch_one(&mut *tx)
+    let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+    let ids: Vec<i64> = sqlx::query_scalar("select nextval('queries_id_seq') from generate_series(1, $1)")
+        .bind(n)
+        .fetch_all(&mut *tx)
         .await?;
+    let col = |f: fn(&NewQuery) -> Option<String>| batch.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "insert into queries (id, channel, client, symbol_raw, symbol, investment, method, status, outcome, cache_hit)
+         select * from unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                              $8::int2[], $9::text[], $10::bool[])",
+    )
+    .bind(&ids)
+    .bind(batch.iter().map(|q| q.channel).collect::<Vec<_>>())
+    .bind(batch.iter().map(|q| q.client.as_str()).collect::<Vec<_>>())
+    .bind(col(|q| q.symbol_raw.clone()))
+    .bind(col(|q| q.symbol.clone()))
+    .bind(col(|q| q.investment.clone()))
+    .bind(col(|q| q.method.clone()))
+    .bind(batch.iter().map(|q| i16::try_from(q.status).unwrap_or(i16::MAX)).collect::<Vec<_>>())
+    .bind(batch.iter().map(|q| q.outcome.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|q| q.cache_hit).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    let mut r_ids = Vec::new();
+    let mut r_symbols = Vec::new();
+    let mut r_investments = Vec::new();
+    let mut r_lambos = Vec::new();
+    let mut r_responses = Vec::new();
+    for (id, q) in ids.iter().zip(batch) {
         if let (Some((investment, lambos, response)), Some(symbol)) = (&q.result, &q.symbol) {
-            sqlx::query(
-                "insert into results (query_id, symbol, investment, lambos, response) values ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(symbol)
-            .bind(investment)
-            .bind(lambos)
-            .bind(response)
-            .execute(&mut *tx)
-            .await?;
+            r_ids.push(*id);
+            r_symbols.push(symbol.as_str());
+            r_investments.push(*investment);
+            r_lambos.push(*lambos);
+            r_responses.push(response.clone());
         }
+    }
+    if !r_ids.is_empty() {
+        sqlx::query(
+            "insert into results (query_id, symbol, investment, lambos, response)
+             select * from unnest($1::int8[], $2::text[], $3::numeric[], $4::numeric[], $5::jsonb[])",
+        )
+        .bind(&r_ids)
+        .bind(&r_symbols)
+        .bind(&r_investments)
+        .bind(&r_lambos)
+        .bind(&r_responses)
+        .execute(&mut *tx)
+        .await?;
     }
     tx.commit().await
 }
