@@ -170,3 +170,19 @@ async fn a_client_over_its_budget_gets_429_with_retry_after() {
         200
     );
 }
+
+#[tokio::test]
+async fn the_results_table_keeps_figures_and_method_without_the_chart() {
+    let app = spawn_app(|s| s.providers.clear()).await;
+    let answer = app.ask("symbol=BTC&investment=500").await;
+    logged(&app, 1).await;
+    let (stored, lambos): (Value, rust_decimal::Decimal) =
+        sqlx::query_as("select response, lambos from results")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(stored["exact"], answer["exact"]);
+    assert_eq!(stored["method"], answer["method"]);
+    assert!(stored.get("graph_data").is_none());
+    assert_eq!(lambos.to_string(), answer["exact"]["lambos"].as_str().unwrap());
+}
