@@ -188,6 +188,13 @@ impl Stack {
                 .context("starting fetch_buy_orders")?,
         );
 
+        let mut s = sensor_api::Settings::load()?;
+        s.http.port = port(s.http.port);
+        pg(&mut s.pg);
+        redis(&mut s.redis);
+        share(&mut s.common, &token, &health_url);
+        services.push(sensor_api::build(s).await.context("starting sensor_api")?);
+
         Ok(Stack { services, token })
     }
 }

@@ -24,6 +24,11 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// Sensor data (sensor_api's database).
+    Sensors {
+        #[command(subcommand)]
+        command: SensorsCommand,
+    },
     /// Check that Postgres and Redis can be reached, then exit.
     Check {
         #[arg(long, env = "DELOS__PG__URL")]
@@ -31,6 +36,12 @@ enum Command {
         #[arg(long, env = "DELOS__REDIS__URL")]
         redis_url: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum SensorsCommand {
+    /// Import readings files (original JSON, NDJSON, CSV) with a progress bar and a summary.
+    Import(sensor_api::cli::ImportArgs),
 }
 
 #[tokio::main]
@@ -51,6 +62,13 @@ async fn main() -> std::process::ExitCode {
             };
             run(opts).await
         }
+        // Its own exit code: 1 when rows were rejected, 2 when a file stored nothing.
+        Command::Sensors {
+            command: SensorsCommand::Import(args),
+        } => match sensor_api::cli::import(args).await {
+            Ok(code) => return std::process::ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Check { pg_url, redis_url } => {
             let opts = StackOptions {
                 pg_url,
