@@ -16,8 +16,11 @@ create table series (
 -- Values are exact: numeric keeps every digit a JSON number had (never a float);
 -- the instant is a timestamptz (microseconds), and the UTC offset it was written
 -- with is kept beside it in seconds, so it can be given back as it came.
+-- series_id has no foreign key: only the loader writes readings, with ids it
+-- has just read from `series` in the same transaction, and the per-row FK
+-- trigger cost 40 % of the bulk insert.
 create table readings (
-    series_id integer not null references series (id),
+    series_id integer not null,
     at timestamptz not null,
     utc_offset integer not null check (utc_offset between -86399 and 86399),
     num numeric,
@@ -31,7 +34,7 @@ create table readings (
 -- rows it actually inserted. Aggregates whose buckets are whole hours read it
 -- instead of the readings: 720 rows for 30 days, however dense the series.
 create table rollup_hourly (
-    series_id integer not null references series (id),
+    series_id integer not null,
     bucket timestamptz not null,
     n bigint not null,
     total numeric not null,

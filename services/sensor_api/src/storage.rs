@@ -384,18 +384,27 @@ pub struct ReadingsQuery {
 /// series. The `at` bound beside the row comparison lets the index range scan
 /// start at the cursor instead of filtering from the first row.
 pub async fn readings(pool: &PgPool, q: &ReadingsQuery) -> Result<Vec<Stored>, sqlx::Error> {
+    // One index range scan per series, each stopping after `limit` rows, then
+    // a merge of those: `series_id = any(..)` alone would read the whole range
+    // of every series and sort it.
     let sql = if q.ascending {
-        "select series_id, at, utc_offset, num::text as num, txt from readings
-         where series_id = any($1) and ($2::timestamptz is null or at >= $2)
-           and ($3::timestamptz is null or at < $3)
-           and ($4::timestamptz is null or (at >= $4 and (at, series_id) > ($4, $5)))
-         order by at, series_id limit $6"
+        "select r.series_id, r.at, r.utc_offset, r.num::text as num, r.txt
+         from unnest($1::integer[]) as s(id) cross join lateral (
+             select series_id, at, utc_offset, num, txt from readings
+             where series_id = s.id and ($2::timestamptz is null or at >= $2)
+               and ($3::timestamptz is null or at < $3)
+               and ($4::timestamptz is null or (at >= $4 and (at, series_id) > ($4, $5)))
+             order by at limit $6) r
+         order by r.at, r.series_id limit $6"
     } else {
-        "select series_id, at, utc_offset, num::text as num, txt from readings
-         where series_id = any($1) and ($2::timestamptz is null or at >= $2)
-           and ($3::timestamptz is null or at < $3)
-           and ($4::timestamptz is null or (at <= $4 and (at, series_id) < ($4, $5)))
-         order by at desc, series_id desc limit $6"
+        "select r.series_id, r.at, r.utc_offset, r.num::text as num, r.txt
+         from unnest($1::integer[]) as s(id) cross join lateral (
+             select series_id, at, utc_offset, num, txt from readings
+             where series_id = s.id and ($2::timestamptz is null or at >= $2)
+               and ($3::timestamptz is null or at < $3)
+               and ($4::timestamptz is null or (at <= $4 and (at, series_id) < ($4, $5)))
+             order by at desc limit $6) r
+         order by r.at desc, r.series_id desc limit $6"
     };
     let rows = sqlx::query(sql)
         .bind(&q.series)
@@ -506,7 +515,13 @@ pub async fn numeric_buckets(
     to: DateTime<Utc>,
     rollup: bool,
 ) -> Result<Vec<NumBucket>, sqlx::Error> {
-    let sql = if rollup {
+    let sql = if rollup && width == 3600 {
+        // Hourly buckets are the roll-up's own rows: nothing to regroup.
+        "select bucket as b, n as count, total::text as sum, lo::text as min, hi::text as max,
+                trim_scale(total / n)::text as avg
+         from rollup_hourly where series_id = $1 and bucket >= $3 and bucket < $4 and $2::float8 > 0
+         order by bucket"
+    } else if rollup {
         "select date_bin($2::float8 * interval '1 second', bucket, timestamptz '1970-01-01 00:00:00+00') as b,
                 sum(n)::bigint as count, sum(total)::text as sum, min(lo)::text as min, max(hi)::text as max,
                 trim_scale(sum(total) / sum(n))::text as avg
