@@ -135,3 +135,33 @@ async fn public_routes_are_rate_limited_per_client() {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_the_api_key_scheme() {
+    let app = spawn_app().await;
+    let doc = app.get_json("/openapi.json").await;
+    for path in [
+        "/api/v1/readings",
+        "/api/v1/devices",
+        "/api/v1/devices/{device}/parameters",
+        "/api/v1/devices/{device}/latest",
+        "/api/v1/aggregate",
+        "/api/v1/core/process_request",
+        "/api/v1/core/restricted",
+        "/status",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} missing from /openapi.json"
+        );
+    }
+    assert_eq!(
+        doc["components"]["securitySchemes"]["api_key"]["name"],
+        "X-API-Key"
+    );
+    assert_eq!(
+        app.get("/docs/").await.status(),
+        StatusCode::OK,
+        "Swagger UI is bundled"
+    );
+}
