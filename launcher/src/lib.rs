@@ -200,6 +200,12 @@ impl Stack {
             s.providers.clear();
         }
         services.push(lambo_checker::build(s).await.context("starting lambo_checker")?);
+        let mut s = sensor_api::Settings::load()?;
+        s.http.port = port(s.http.port);
+        pg(&mut s.pg);
+        redis(&mut s.redis);
+        share(&mut s.common, &token, &health_url);
+        services.push(sensor_api::build(s).await.context("starting sensor_api")?);
 
         Ok(Stack { services, token })
     }

@@ -29,6 +29,11 @@ enum Command {
         #[command(subcommand)]
         command: LamboCommand,
     },
+    /// Sensor data (sensor_api's database).
+    Sensors {
+        #[command(subcommand)]
+        command: SensorsCommand,
+    },
     /// Check that Postgres and Redis can be reached, then exit.
     Check {
         #[arg(long, env = "DELOS__PG__URL")]
@@ -49,6 +54,12 @@ enum LamboCommand {
         #[arg(long, env = "DELOS__PG__URL")]
         pg_url: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum SensorsCommand {
+    /// Import readings files (original JSON, NDJSON, CSV) with a progress bar and a summary.
+    Import(sensor_api::cli::ImportArgs),
 }
 
 #[tokio::main]
@@ -72,6 +83,13 @@ async fn main() -> std::process::ExitCode {
         Command::Lambo {
             command: LamboCommand::Import { file, pg_url },
         } => lambo_import(file, pg_url).await,
+        // Its own exit code: 1 when rows were rejected, 2 when a file stored nothing.
+        Command::Sensors {
+            command: SensorsCommand::Import(args),
+        } => match sensor_api::cli::import(args).await {
+            Ok(code) => return std::process::ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Check { pg_url, redis_url } => {
             let opts = StackOptions {
                 pg_url,

@@ -64,6 +64,7 @@ async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_c
         "db_proxy",
         "fetch_buy_orders",
         "lambo_checker",
+        "sensor_api",
     ];
     let mut seen = Vec::new();
     for _ in 0..100 {
