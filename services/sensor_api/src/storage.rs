@@ -246,7 +246,9 @@ pub struct Series {
     pub id: i32,
     pub device: String,
     pub parameter: String,
+    /// Learned from its first reading.
     pub kind: Kind,
+    /// Readings stored.
     pub readings: i64,
     pub first_at: Option<DateTime<Utc>>,
     pub last_at: Option<DateTime<Utc>>,
@@ -349,8 +351,11 @@ pub async fn device_exists(pool: &PgPool, device: &str) -> Result<bool, sqlx::Er
 #[derive(Debug, Clone)]
 pub struct Stored {
     pub series_id: i32,
+    /// The instant.
     pub at: DateTime<Utc>,
+    /// The UTC offset it was written with, in seconds east.
     pub offset: i32,
+    /// Exactly as ingested.
     pub value: OutValue,
 }
 
@@ -371,6 +376,7 @@ fn stored_from_row(row: &PgRow) -> Result<Stored, sqlx::Error> {
 /// Which readings, in which order, from where.
 #[derive(Debug, Clone)]
 pub struct ReadingsQuery {
+    /// Series ids (all of one device's, or one).
     pub series: Vec<i32>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,

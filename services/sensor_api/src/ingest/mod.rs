@@ -129,8 +129,10 @@ pub struct Rejection {
 #[derive(Debug, Clone)]
 pub struct Row {
     pub pos: Pos,
+    /// Index into the import's series (see [`Batch::new_series`]).
     pub series: u32,
     pub at: DateTime<Utc>,
+    /// UTC offset as written, in seconds east.
     pub offset: i32,
     pub kind: Kind,
     /// The number exactly as written, or the text.

@@ -165,3 +165,36 @@ async fn the_openapi_document_lists_every_route_and_the_api_key_scheme() {
         "Swagger UI is bundled"
     );
 }
+
+#[tokio::test]
+async fn a_chunked_upload_that_grows_past_the_limit_is_cut_off_with_413_and_stores_nothing() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = spawn_with(|s| s.max_upload_bytes = 1000).await;
+    // No Content-Length: the limit can only be found while streaming.
+    let mut conn = tokio::net::TcpStream::connect(app.address.trim_start_matches("http://"))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /api/v1/readings HTTP/1.1\r\nHost: x\r\nX-API-Key: {KEY}\r\nContent-Type: application/x-ndjson\r\n\
+         Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    for i in 0..40 {
+        let line = format!(
+            "{{\"device\":\"d\",\"parameter\":\"p\",\"timestamp\":\"2024-03-07T10:00:{i:02}Z\",\"value\":{i}}}\n"
+        );
+        if conn
+            .write_all(format!("{:x}\r\n{line}\r\n", line.len()).as_bytes())
+            .await
+            .is_err()
+        {
+            break; // the server may answer and close before the rest is sent
+        }
+    }
+    let _ = conn.write_all(b"0\r\n\r\n").await;
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("body_too_large"), "{answer}");
+    assert_eq!(app.stored_count().await, 0);
+}
