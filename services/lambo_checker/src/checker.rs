@@ -79,7 +79,13 @@ pub struct Checker {
     pub max_points: usize,
     /// (symbol, interval) → when the providers may be asked again.
     failures: Mutex<HashMap<(&'static str, Interval), Instant>>,
+    /// Opening windows already read or stored: they never change, so once known
+    /// they are not asked of Postgres again.
+    openings: Mutex<HashMap<OpeningKey, Window>>,
 }
+
+/// (symbol, source, interval, since) of a stored opening window.
+type OpeningKey = (&'static str, String, Interval, DateTime<Utc>);
 
 /// The Lua script reading the data version and the cached answer in one round trip.
 const CACHE_GET: &str = r"
@@ -111,6 +117,7 @@ impl Checker {
             backoff: Duration::from_secs(settings.provider_backoff_secs),
             max_points: settings.max_points,
             failures: Mutex::new(HashMap::new()),
+            openings: Mutex::new(HashMap::new()),
         }
     }
 
@@ -477,6 +484,44 @@ impl Checker {
         }
     }
 
+    /// The opening window: remembered, else stored, else computed from `used` and stored for good.
+    async fn opening(
+        &self,
+        symbol: &'static str,
+        series: &StoredSeries,
+        since: DateTime<Utc>,
+        used: &[Candle],
+    ) -> Result<Window, Problem> {
+        let key: OpeningKey = (symbol, series.source.clone(), series.interval, since);
+        let known = self
+            .openings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&key)
+            .cloned();
+        if let Some(w) = known {
+            return Ok(w);
+        }
+        let w = match storage::opening(&self.pool, symbol, &series.source, series.interval, since)
+            .await
+            .map_err(common::db::problem)?
+        {
+            Some(w) => w,
+            None => {
+                let w = domain::opening_window(used).ok_or_else(Problem::internal)?;
+                storage::store_opening(&self.pool, symbol, &series.source, series.interval, since, &w)
+                    .await
+                    .map_err(common::db::problem)?;
+                w
+            }
+        };
+        self.openings
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(key, w.clone());
+        Ok(w)
+    }
+
     /// Computes the answer from the history (no cache involved).
     pub async fn compute(&self, q: &Question) -> Result<Value, Problem> {
         let (series, note) = self.series(q).await?;
@@ -498,27 +543,7 @@ impl Checker {
             .with("needed", MIN_CANDLES));
         }
         let since = q.method.since.instant();
-        let opening =
-            match storage::opening(&self.pool, q.asset.symbol, &series.source, series.interval, since)
-                .await
-                .map_err(common::db::problem)?
-            {
-                Some(w) => w,
-                None => {
-                    let w = domain::opening_window(&used).ok_or_else(Problem::internal)?;
-                    storage::store_opening(
-                        &self.pool,
-                        q.asset.symbol,
-                        &series.source,
-                        series.interval,
-                        since,
-                        &w,
-                    )
-                    .await
-                    .map_err(common::db::problem)?;
-                    w
-                }
-            };
+        let opening = self.opening(q.asset.symbol, &series, since, &used).await?;
         let current = domain::current_window(&used).ok_or_else(Problem::internal)?;
         let figures = domain::compute(q.investment.value(), opening.mean, current.mean, self.lambo_price)
             .ok_or_else(|| Problem::invalid_field("investment", "is too large to compute with"))?;

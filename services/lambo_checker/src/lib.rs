@@ -23,7 +23,8 @@
 //! limits). The bundled BTC history (`data/`, see `data/NOTICE`) is embedded and
 //! imported idempotently at start, so BTC answers with no network.
 //!
-//! Calls: Postgres, Redis, the Kraken public OHLC API (`providers`, base URL
+//! Calls: Postgres, Redis, the price-history APIs behind one trait (`providers`:
+//! Kraken public OHLC, Binance klines, CoinGecko market chart; base URLs
 //! configurable), and `health_check` (reports).
 
 pub mod bundled;
