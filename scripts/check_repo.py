@@ -2,7 +2,8 @@
 """Repository checks that tie the deployment to the code (run by .ci/run and pre-commit).
 
 Fails when a service crate (services/<name>/Cargo.toml) is missing from docker-compose.yml,
-from the local compose override or from the GitHub workflow's image matrix; when a compose
+from the local compose override or from the GitHub workflow's image matrix; when its binary
+does not answer `--healthcheck` (the image's HEALTHCHECK); when a compose
 service does not build the crate it is named after; when compose runs a crate that does not
 exist; or when the port compose gives a service differs from the service's default port
 (`HttpSettings::on_port(N)` in its source). Standard library only (no YAML parser: the
@@ -90,6 +91,10 @@ def main():
         m = re.search(r"SERVICE:\s*['\"]?([a-z_]+)", block)
         if m and m.group(1) not in names:
             fail(f"docker-compose.yml: service {name} builds {m.group(1)}, which is not a crate")
+    for c in names:
+        main_rs = os.path.join(ROOT, "services", c, "src", "main.rs")
+        if "healthcheck::exit_if_requested" not in open(main_rs).read():
+            fail(f"services/{c}/src/main.rs does not answer --healthcheck (the image's HEALTHCHECK)")
     override = compose_services(["docker-compose.yml", "deployment/local/compose.host.yml"])
     for c in names:
         if c in override and "network_mode: host" not in override[c]:

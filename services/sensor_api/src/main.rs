@@ -2,8 +2,10 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    common::telemetry::init();
     let settings = sensor_api::Settings::load()?;
+    // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
+    common::healthcheck::exit_if_requested(&settings.http);
+    common::telemetry::init();
     let handle = sensor_api::build(settings).await?;
     tracing::info!(port = handle.port, "sensor_api listening");
     handle.wait().await?;
