@@ -22,6 +22,7 @@ use crate::price::Prices;
         description = "Places BTC buy orders at the latest market price, exactly, idempotently, \
                        under the 100 BTC cap."
     ),
+    tags((name = "orders", description = "BTC buy orders: place one, read one, the capacity left")),
     paths(
         place_order,
         common::order_routes::get_order,
@@ -74,7 +75,7 @@ pub struct Placed {
 }
 
 /// Place a buy order at the latest price.
-#[utoipa::path(post, path = "/place_order", params(QueryFields,
+#[utoipa::path(post, tag = "orders", path = "/place_order", params(QueryFields,
         ("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the same order")),
     request_body(content = Option<PlaceOrderBody>, description = "instead of (or as well as) the query string"),
     responses(

@@ -15,6 +15,7 @@ use serde_json::json;
         title = "fetch_buy_orders",
         description = "Stored BTC buy orders, newest first, paged in constant time."
     ),
+    tags((name = "orders", description = "BTC buy orders: newest first, paged; one order; the capacity left")),
     paths(
         get_orders,
         common::order_routes::get_order,
@@ -91,7 +92,7 @@ fn parse_page(q: &PageQuery) -> Result<PageRequest, Problem> {
 }
 
 /// A page of orders, newest first.
-#[utoipa::path(get, path = "/get_orders", params(PageQuery),
+#[utoipa::path(get, tag = "orders", path = "/get_orders", params(PageQuery),
     responses((status = 200, description = "{data, next_cursor, total, _links}"), (status = 422, body = Problem),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_orders(

@@ -10,7 +10,7 @@ use crate::startup::State;
 use crate::storage;
 
 /// Each service's status (pass, warn, fail), last heartbeat and TTL.
-#[utoipa::path(get, path = "/services", responses((status = 200, description = "health+json style summary")))]
+#[utoipa::path(get, tag = "services", path = "/services", responses((status = 200, description = "health+json style summary")))]
 pub async fn get_services(state: web::Data<State>) -> Result<HttpResponse, Problem> {
     let rows = storage::services(&state.pool)
         .await
@@ -44,7 +44,7 @@ pub struct TransitionsQuery {
 }
 
 /// The log of status changes, newest first.
-#[utoipa::path(get, path = "/transitions", params(TransitionsQuery), responses((status = 200, description = "status changes")))]
+#[utoipa::path(get, tag = "services", path = "/transitions", params(TransitionsQuery), responses((status = 200, description = "status changes")))]
 pub async fn get_transitions(
     state: web::Data<State>,
     q: web::Query<TransitionsQuery>,
