@@ -112,10 +112,11 @@ impl AppContext {
     /// A context with a fresh metrics registry.
     pub fn new(
         service: &'static str,
-        openapi: utoipa::openapi::OpenApi,
+        mut openapi: utoipa::openapi::OpenApi,
         http: &HttpSettings,
         token: Secret,
     ) -> Self {
+        crate::openapi::document_frame(&mut openapi);
         Self {
             service,
             metrics: Arc::new(Metrics::new(service)),

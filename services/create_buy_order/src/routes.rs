@@ -6,6 +6,7 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use common::Problem;
 use common::clients::DbProxyClient;
 use common::models::{AddedOrder, Capacity, IdempotencyInfo, NewOrder, Order};
+use common::openapi::RateLimited;
 use common::rate_limit::ClientId;
 use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
@@ -28,7 +29,8 @@ use crate::price::Prices;
         common::order_routes::get_order,
         common::order_routes::get_capacity
     ),
-    components(schemas(Placed, PlaceOrderBody, Order, Capacity, Problem))
+    components(schemas(Placed, PlaceOrderBody, Order, Capacity, Problem)),
+    modifiers(&RateLimited)
 )]
 pub struct ApiDoc;
 

@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use common::Problem;
 use common::clients::{DbProxyClient, PageRequest};
 use common::models::{Capacity, Order};
+use common::openapi::RateLimited;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -21,7 +22,8 @@ use serde_json::json;
         common::order_routes::get_order,
         common::order_routes::get_capacity
     ),
-    components(schemas(Order, Capacity, Problem))
+    components(schemas(Order, Capacity, Problem)),
+    modifiers(&RateLimited)
 )]
 pub struct ApiDoc;
 
