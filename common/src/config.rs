@@ -154,6 +154,9 @@ impl Default for RedisSettings {
 pub struct ReporterSettings {
     /// Base URL of `health_check`; empty disables reporting.
     pub url: String,
+    /// This instance's id in health_check (replicas of a service each have
+    /// their own); empty: `<host name>:<port>`.
+    pub instance: String,
     pub heartbeat_secs: u64,
     pub queue_size: usize,
     pub batch_size: usize,
@@ -164,6 +167,7 @@ impl Default for ReporterSettings {
     fn default() -> Self {
         Self {
             url: "http://127.0.0.1:8050".into(),
+            instance: String::new(),
             heartbeat_secs: 10,
             queue_size: 1024,
             batch_size: 100,

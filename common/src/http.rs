@@ -106,6 +106,8 @@ pub struct AppContext {
     pub body_limit: usize,
     /// Token required by internal mutating routes.
     pub service_token: Secret,
+    /// The configured listen port (0 when any port is taken), for the instance id.
+    pub port: u16,
 }
 
 impl AppContext {
@@ -124,6 +126,7 @@ impl AppContext {
             openapi: Arc::new(openapi),
             body_limit: http.body_limit,
             service_token: token,
+            port: http.port,
         }
     }
 }

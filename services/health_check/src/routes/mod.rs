@@ -26,7 +26,12 @@ use utoipa::OpenApi;
         common::Problem,
         crate::storage::StoredReport,
         crate::storage::ServiceRow,
-        crate::storage::Transition
+        crate::storage::InstanceRow,
+        crate::storage::Transition,
+        crate::domain::Status,
+        services::ServicesSummary,
+        services::ServiceSummary,
+        services::InstanceSummary
     ))
 )]
 pub struct ApiDoc;
