@@ -106,14 +106,44 @@ pub fn document_frame(doc: &mut OpenApi) {
     }
 }
 
-/// Marks every operation as rate-limited: `RateLimit-Policy` and `RateLimit` on
+/// Marks operations as rate-limited: `RateLimit-Policy` and `RateLimit` on
 /// every answer, 429 with `Retry-After` over budget, 503 when Redis (which counts)
-/// is down. Add it with `modifiers(&common::openapi::RateLimited)`.
-pub struct RateLimited;
+/// is down. Add it with `modifiers(&RateLimited::ALL)`, or
+/// `&RateLimited::except(&["/health"])` when some routes are not limited.
+pub struct RateLimited {
+    except: &'static [&'static str],
+}
+
+impl RateLimited {
+    /// Every route of the document is rate-limited.
+    pub const ALL: RateLimited = RateLimited { except: &[] };
+
+    /// Every route but these paths.
+    pub const fn except(paths: &'static [&'static str]) -> Self {
+        Self { except: paths }
+    }
+}
 
 impl Modify for RateLimited {
     fn modify(&self, doc: &mut OpenApi) {
-        for op in operations(doc) {
+        let except = self.except;
+        let limited = doc
+            .paths
+            .paths
+            .iter_mut()
+            .filter(|(path, _)| !except.contains(&path.as_str()))
+            .flat_map(|(_, item)| {
+                [
+                    item.get.as_mut(),
+                    item.put.as_mut(),
+                    item.post.as_mut(),
+                    item.delete.as_mut(),
+                    item.patch.as_mut(),
+                ]
+                .into_iter()
+                .flatten()
+            });
+        for op in limited {
             add_missing(op, "429", || {
                 let mut r = problem_response("over the client's request budget (`rate_limited`)");
                 r.headers.insert(
@@ -162,7 +192,7 @@ mod tests {
     fn make() {}
 
     #[derive(OpenApi)]
-    #[openapi(paths(make), components(schemas(Problem)), modifiers(&RateLimited))]
+    #[openapi(paths(make), components(schemas(Problem)), modifiers(&RateLimited::except(&["/health"])))]
     struct Doc;
 
     #[test]

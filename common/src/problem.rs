@@ -111,9 +111,65 @@ pub const TYPES: &[ProblemType] = &[
     },
     ProblemType {
         code: "unauthorized",
-        title: "A service token is required",
+        title: "Credentials are required",
         description: "Internal mutating routes need `Authorization: Bearer <service token>` \
-                      (`DELOS__COMMON__SERVICE_TOKEN`).",
+                      (`DELOS__COMMON__SERVICE_TOKEN`); restricted public routes an API key (`X-API-Key`) \
+                      or a bearer token they know.",
+    },
+    ProblemType {
+        code: "forbidden",
+        title: "The credentials lack the right",
+        description: "The API key is known but does not carry the right this route needs; `right` names it.",
+    },
+    ProblemType {
+        code: "unknown_symbol",
+        title: "The coin is not supported",
+        description: "lambo_checker has no price history source for this symbol; `detail` lists the supported \
+                      ones (symbols are normalised: BTC = XBT).",
+    },
+    ProblemType {
+        code: "not_enough_history",
+        title: "The coin has too little price history",
+        description: "At least 8 complete candles are needed: two windows of 4 that do not overlap, one for the \
+                      opening price and one for the current price.",
+    },
+    ProblemType {
+        code: "history_unavailable",
+        title: "No price history can be had",
+        description: "No history of the coin is stored and no provider answered. Retry after `Retry-After` seconds.",
+    },
+    ProblemType {
+        code: "grpc_disabled",
+        title: "gRPC is turned off",
+        description: "This lambo_checker runs without its gRPC server, so the route that answers through it cannot.",
+    },
+    ProblemType {
+        code: "grpc_failed",
+        title: "The gRPC server could not answer",
+        description: "The answer through lambo_checker's own gRPC server failed; the REST route gives the same answer.",
+    },
+    ProblemType {
+        code: "unknown_device",
+        title: "No readings of this device are stored",
+        description: "sensor_api knows no device of this name; `GET /api/v1/devices` lists the known ones.",
+    },
+    ProblemType {
+        code: "unknown_parameter",
+        title: "The device has no such parameter",
+        description: "The device has no readings of this parameter; `GET /api/v1/devices/{device}/parameters` \
+                      lists its parameters.",
+    },
+    ProblemType {
+        code: "rows_rejected",
+        title: "Bad rows, so nothing was stored",
+        description: "In strict mode an upload with any bad row stores nothing; the body lists each bad row with its \
+                      position and reason. Without strict mode the good rows are stored and the bad ones reported.",
+    },
+    ProblemType {
+        code: "upload_broken",
+        title: "The upload broke off",
+        description: "The request body ended or failed before it was complete; nothing was stored. Send it again: \
+                      ingest is idempotent.",
     },
     ProblemType {
         code: "bad_upstream_response",

@@ -6,7 +6,6 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use common::Problem;
 use common::clients::DbProxyClient;
 use common::models::{AddedOrder, Capacity, IdempotencyInfo, NewOrder, Order};
-use common::openapi::RateLimited;
 use common::rate_limit::ClientId;
 use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
@@ -30,9 +29,12 @@ use crate::price::Prices;
         common::order_routes::get_capacity
     ),
     components(schemas(Placed, PlaceOrderBody, Order, Capacity, Problem)),
-    modifiers(&RateLimited)
+    modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
+
+/// Which routes of the document the rate limiter guards.
+const RATE_LIMITED: common::openapi::RateLimited = common::openapi::RateLimited::ALL;
 
 /// Mounts the routes, each behind the rate limiter (the standard routes are not).
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -5,7 +5,6 @@ use actix_web::{HttpResponse, web};
 use common::Problem;
 use common::clients::{DbProxyClient, PageRequest};
 use common::models::{Capacity, Order};
-use common::openapi::RateLimited;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -23,9 +22,12 @@ use serde_json::json;
         common::order_routes::get_capacity
     ),
     components(schemas(Order, Capacity, Problem)),
-    modifiers(&RateLimited)
+    modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
+
+/// Which routes of the document the rate limiter guards.
+const RATE_LIMITED: common::openapi::RateLimited = common::openapi::RateLimited::ALL;
 
 /// Mounts the routes, each behind the rate limiter (the standard routes are not).
 pub fn configure(cfg: &mut web::ServiceConfig) {
