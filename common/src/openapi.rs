@@ -191,8 +191,10 @@ mod tests {
     #[allow(dead_code)]
     fn make() {}
 
+    const LIMITED: RateLimited = RateLimited::except(&["/health"]);
+
     #[derive(OpenApi)]
-    #[openapi(paths(make), components(schemas(Problem)), modifiers(&RateLimited::except(&["/health"])))]
+    #[openapi(paths(make), components(schemas(Problem)), modifiers(&LIMITED))]
     struct Doc;
 
     #[test]
