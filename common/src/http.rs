@@ -108,6 +108,17 @@ pub struct AppContext {
     pub service_token: Secret,
     /// The configured listen port (0 when any port is taken), for the instance id.
     pub port: u16,
+    /// Connection timeouts and limits.
+    pub limits: ConnectionLimits,
+}
+
+/// The server's connection timeouts and limits (from [`HttpSettings`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub client_request_timeout_millis: u64,
+    pub client_disconnect_timeout_millis: u64,
+    pub keep_alive_secs: u64,
+    pub max_connections: usize,
 }
 
 impl AppContext {
@@ -127,6 +138,12 @@ impl AppContext {
             body_limit: http.body_limit,
             service_token: token,
             port: http.port,
+            limits: ConnectionLimits {
+                client_request_timeout_millis: http.client_request_timeout_millis,
+                client_disconnect_timeout_millis: http.client_disconnect_timeout_millis,
+                keep_alive_secs: http.keep_alive_secs,
+                max_connections: http.max_connections,
+            },
         }
     }
 }
@@ -216,6 +233,7 @@ pub fn serve<F>(
 where
     F: Fn(&mut ServiceConfig) + Send + Sync + Clone + 'static,
 {
+    let limits = ctx.limits;
     let port = listener.local_addr()?.port();
     let name = ctx.service;
     let server = HttpServer::new(move || {
@@ -239,10 +257,12 @@ where
             .wrap(from_fn(crate::telemetry::observe))
     })
     .workers(workers.max(1))
-    // Longer than the pooled clients' idle timeout (60 s, `client::http_client`):
-    // otherwise the server may close an idle connection just as a client reuses
-    // it, and that request fails although both sides are healthy.
-    .keep_alive(Duration::from_secs(75))
+    // Slow and idle clients and floods: see `HttpSettings` and the README
+    // ("Limits and timeouts"). The body limit is in the Json/Payload configs.
+    .keep_alive(Duration::from_secs(limits.keep_alive_secs))
+    .client_request_timeout(Duration::from_millis(limits.client_request_timeout_millis))
+    .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_millis))
+    .max_connections(limits.max_connections.max(1))
     .shutdown_timeout(10)
     .listen(listener)?
     .run();
