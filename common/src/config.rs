@@ -81,6 +81,17 @@ pub struct HttpSettings {
     pub workers: usize,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Time a client has to send a request's head after connecting (slowloris:
+    /// a client sending one byte a second is cut off with 408 after this).
+    pub client_request_timeout_millis: u64,
+    /// Time a closing connection gets to shut down before it is dropped.
+    pub client_disconnect_timeout_millis: u64,
+    /// How long an idle keep-alive connection is kept open. Longer than the
+    /// pooled clients' idle timeout (60 s, `client::http_client`): otherwise the
+    /// server may close a connection just as a client reuses it.
+    pub keep_alive_secs: u64,
+    /// Open connections per worker; past it new ones wait in the listen backlog.
+    pub max_connections: usize,
 }
 
 impl HttpSettings {
@@ -91,6 +102,10 @@ impl HttpSettings {
             port,
             workers: 1,
             body_limit: 64 * 1024,
+            client_request_timeout_millis: 5000,
+            client_disconnect_timeout_millis: 1000,
+            keep_alive_secs: 75,
+            max_connections: 25_000,
         }
     }
 }
@@ -154,6 +169,9 @@ impl Default for RedisSettings {
 pub struct ReporterSettings {
     /// Base URL of `health_check`; empty disables reporting.
     pub url: String,
+    /// This instance's id in health_check (replicas of a service each have
+    /// their own); empty: `<host name>:<port>`.
+    pub instance: String,
     pub heartbeat_secs: u64,
     pub queue_size: usize,
     pub batch_size: usize,
@@ -164,6 +182,7 @@ impl Default for ReporterSettings {
     fn default() -> Self {
         Self {
             url: "http://127.0.0.1:8050".into(),
+            instance: String::new(),
             heartbeat_secs: 10,
             queue_size: 1024,
             batch_size: 100,

@@ -19,6 +19,7 @@ use crate::models::Report;
 #[derive(Clone)]
 pub struct Reporter {
     service: &'static str,
+    instance: String,
     tx: Option<mpsc::Sender<Report>>,
     dropped: Counter,
 }
@@ -28,6 +29,7 @@ impl Reporter {
     pub fn disabled(service: &'static str) -> Self {
         Self {
             service,
+            instance: String::new(),
             tx: None,
             dropped: Counter::default(),
         }
@@ -47,10 +49,16 @@ impl Reporter {
         let sent = ctx
             .metrics
             .counter("health_reports_sent", "Health reports delivered to health_check");
+        let instance = if settings.instance.is_empty() {
+            default_instance(ctx.port)
+        } else {
+            settings.instance.clone()
+        };
         if settings.url.is_empty() {
             return (
                 Self {
                     service: ctx.service,
+                    instance,
                     tx: None,
                     dropped,
                 },
@@ -61,6 +69,7 @@ impl Reporter {
         let client = ServiceClient::new("health_check", &settings.url, http, ctx.service_token.clone());
         let worker = Worker {
             service: ctx.service,
+            instance: instance.clone(),
             rx,
             client,
             readiness: ctx.readiness.clone(),
@@ -75,6 +84,7 @@ impl Reporter {
         (
             Self {
                 service: ctx.service,
+                instance,
                 tx: Some(tx),
                 dropped,
             },
@@ -87,6 +97,7 @@ impl Reporter {
         let report = Report {
             level: level.into(),
             service: self.service.into(),
+            instance: self.instance.clone(),
             status: status.into(),
             data,
         };
@@ -98,14 +109,43 @@ impl Reporter {
         }
     }
 
+    /// The instance id this reporter sends.
+    pub fn instance(&self) -> &str {
+        &self.instance
+    }
+
     /// Reports dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.get()
     }
 }
 
+/// `<host name>:<port>`, the same across restarts of one process on one host
+/// (in Kubernetes the host name is the pod's). With port 0 (tests), the process
+/// id and a counter stand in for the port.
+fn default_instance(port: u16) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_string());
+    if port == 0 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{host}:pid{}-{n}", std::process::id())
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 struct Worker {
     service: &'static str,
+    instance: String,
     rx: mpsc::Receiver<Report>,
     client: ServiceClient,
     readiness: Readiness,
@@ -151,6 +191,7 @@ impl Worker {
         Report {
             level: "heartbeat".into(),
             service: self.service.into(),
+            instance: self.instance.clone(),
             status: status.into(),
             data: json!({ "uptime_secs": self.started.elapsed().as_secs(), "failing": failing }),
         }

@@ -106,16 +106,30 @@ pub struct AppContext {
     pub body_limit: usize,
     /// Token required by internal mutating routes.
     pub service_token: Secret,
+    /// The configured listen port (0 when any port is taken), for the instance id.
+    pub port: u16,
+    /// Connection timeouts and limits.
+    pub limits: ConnectionLimits,
+}
+
+/// The server's connection timeouts and limits (from [`HttpSettings`]).
+#[derive(Debug, Clone, Copy)]
+pub struct ConnectionLimits {
+    pub client_request_timeout_millis: u64,
+    pub client_disconnect_timeout_millis: u64,
+    pub keep_alive_secs: u64,
+    pub max_connections: usize,
 }
 
 impl AppContext {
     /// A context with a fresh metrics registry.
     pub fn new(
         service: &'static str,
-        openapi: utoipa::openapi::OpenApi,
+        mut openapi: utoipa::openapi::OpenApi,
         http: &HttpSettings,
         token: Secret,
     ) -> Self {
+        crate::openapi::document_frame(&mut openapi);
         Self {
             service,
             metrics: Arc::new(Metrics::new(service)),
@@ -123,6 +137,13 @@ impl AppContext {
             openapi: Arc::new(openapi),
             body_limit: http.body_limit,
             service_token: token,
+            port: http.port,
+            limits: ConnectionLimits {
+                client_request_timeout_millis: http.client_request_timeout_millis,
+                client_disconnect_timeout_millis: http.client_disconnect_timeout_millis,
+                keep_alive_secs: http.keep_alive_secs,
+                max_connections: http.max_connections,
+            },
         }
     }
 }
@@ -212,6 +233,7 @@ pub fn serve<F>(
 where
     F: Fn(&mut ServiceConfig) + Send + Sync + Clone + 'static,
 {
+    let limits = ctx.limits;
     let port = listener.local_addr()?.port();
     let name = ctx.service;
     let server = HttpServer::new(move || {
@@ -235,10 +257,12 @@ where
             .wrap(from_fn(crate::telemetry::observe))
     })
     .workers(workers.max(1))
-    // Longer than the pooled clients' idle timeout (60 s, `client::http_client`):
-    // otherwise the server may close an idle connection just as a client reuses
-    // it, and that request fails although both sides are healthy.
-    .keep_alive(Duration::from_secs(75))
+    // Slow and idle clients and floods: see `HttpSettings` and the README
+    // ("Limits and timeouts"). The body limit is in the Json/Payload configs.
+    .keep_alive(Duration::from_secs(limits.keep_alive_secs))
+    .client_request_timeout(Duration::from_millis(limits.client_request_timeout_millis))
+    .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_millis))
+    .max_connections(limits.max_connections.max(1))
     .shutdown_timeout(10)
     .listen(listener)?
     .run();
@@ -258,6 +282,8 @@ pub fn standard_routes(cfg: &mut ServiceConfig) {
         .service(web::resource("/readyz").get(readyz))
         .service(web::resource("/metrics").get(metrics))
         .service(web::resource("/openapi.json").get(openapi))
+        .service(web::resource(problem::TYPES_PATH).get(problem_types))
+        .service(web::resource(format!("{}/{{slug}}", problem::TYPES_PATH)).get(problem_type))
         .service(web::resource("/docs").get(|| async { redirect("/docs/") }))
         .service(SwaggerUi::new("/docs/{_:.*}").config(utoipa_swagger_ui::Config::from("/openapi.json")));
 }
@@ -323,6 +349,39 @@ async fn openapi(ctx: web::Data<AppContext>) -> HttpResponse {
     HttpResponse::Ok().json(ctx.openapi.as_ref())
 }
 
+/// Every problem type this service may answer with, as JSON.
+async fn problem_types() -> HttpResponse {
+    HttpResponse::Ok().json(problem::TYPES)
+}
+
+/// The description a problem's `type` URI points at: an HTML page, or the JSON
+/// entry when the client asks for `application/json`.
+async fn problem_type(req: HttpRequest, slug: web::Path<String>) -> Result<HttpResponse, Problem> {
+    let Some(t) = problem::type_for_slug(&slug) else {
+        return Err(Problem::not_found(format!("no problem type {slug}")));
+    };
+    let wants_json = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if wants_json {
+        return Ok(HttpResponse::Ok().json(t));
+    }
+    let page = format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>\
+         <body><h1>{title}</h1><p>Problem code <code>{code}</code>.</p><p>{description}</p>\
+         <p><a href=\"{list}\">All problem types</a></p></body></html>",
+        title = t.title,
+        code = t.code,
+        description = t.description,
+        list = problem::TYPES_PATH,
+    );
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page))
+}
+
 async fn no_route(req: HttpRequest) -> Result<HttpResponse, Problem> {
     Err(problem::for_status(
         StatusCode::NOT_FOUND,
@@ -366,4 +425,48 @@ async fn problem_bodies(
 /// Header value helper.
 pub fn header_value(s: &str) -> HeaderValue {
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
+#[cfg(test)]
+mod tests {
+    use actix_web::{App, test};
+
+    use super::*;
+
+    #[actix_web::test]
+    async fn every_problem_type_uri_is_served_by_the_service() {
+        let app = test::init_service(App::new().configure(standard_routes)).await;
+        for t in problem::TYPES {
+            let p = Problem::new(StatusCode::BAD_REQUEST, t.code, "x");
+            assert!(p.type_.starts_with("/problems/"), "{}", p.type_);
+            let res = test::call_service(&app, test::TestRequest::get().uri(&p.type_).to_request()).await;
+            assert_eq!(res.status(), StatusCode::OK, "{}", p.type_);
+            let body = test::read_body(res).await;
+            let body = String::from_utf8_lossy(&body);
+            assert!(body.contains(t.title) && body.contains(t.code), "{body}");
+        }
+        let req = test::TestRequest::get()
+            .uri("/problems/btc-cap-exceeded")
+            .insert_header((header::ACCEPT, "application/json"))
+            .to_request();
+        let json: serde_json::Value = test::call_and_read_body_json(&app, req).await;
+        assert_eq!(json["code"], "btc_cap_exceeded");
+        let list: Vec<serde_json::Value> =
+            test::call_and_read_body_json(&app, test::TestRequest::get().uri("/problems").to_request()).await;
+        assert_eq!(list.len(), problem::TYPES.len());
+    }
+
+    #[actix_web::test]
+    async fn problems_that_say_no_more_than_their_status_are_about_blank() {
+        assert_eq!(Problem::not_found("x").type_, "about:blank");
+        assert_eq!(Problem::internal().type_, "about:blank");
+        assert_eq!(Problem::not_found("x").title, "Not Found");
+        let app = test::init_service(App::new().configure(standard_routes)).await;
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get().uri("/problems/no-such").to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    }
 }

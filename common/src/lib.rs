@@ -14,6 +14,7 @@ pub mod http;
 pub mod metrics;
 pub mod models;
 pub mod money;
+pub mod openapi;
 pub mod order_routes;
 pub mod problem;
 pub mod rate_limit;

@@ -142,6 +142,10 @@ pub struct Report {
     /// `heartbeat`, `debug`, `info`, `warning`, `error` or `critical`.
     pub level: String,
     pub service: String,
+    /// Which instance (replica) of the service sends this, e.g. `host:port`; absent
+    /// in the original body, which then belongs to the service's unnamed instance.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub instance: String,
     /// Free text; `pass`/`ok`/`up` count as healthy, `warn` as degraded, `fail`/`error`/`down` as failing.
     pub status: String,
     #[serde(default)]

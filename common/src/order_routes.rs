@@ -10,7 +10,7 @@ use crate::clients::DbProxyClient;
 use crate::models::{Capacity, Order};
 
 /// One order.
-#[utoipa::path(get, path = "/orders/{id}", params(("id" = Uuid, Path, description = "order id")),
+#[utoipa::path(get, tag = "orders", path = "/orders/{id}", params(("id" = Uuid, Path, description = "order id")),
     responses((status = 200, body = Order), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_order(db: web::Data<DbProxyClient>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     match db.order(*id).await? {
@@ -20,7 +20,7 @@ pub async fn get_order(db: web::Data<DbProxyClient>, id: web::Path<Uuid>) -> Res
 }
 
 /// How much of the 100 BTC cap is used and left.
-#[utoipa::path(get, path = "/capacity",
+#[utoipa::path(get, tag = "orders", path = "/capacity",
     responses((status = 200, body = Capacity), (status = 503, body = Problem)))]
 pub async fn get_capacity(db: web::Data<DbProxyClient>) -> Result<HttpResponse, Problem> {
     Ok(HttpResponse::Ok().json(db.capacity().await?))

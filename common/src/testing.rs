@@ -16,9 +16,30 @@ pub fn init_tracing() {
     });
 }
 
-/// Settings for a database no other test uses (`test_<prefix>_<uuid>`).
+/// The test run's id (`DELOS_TEST_RUN`, set by `scripts/test`): letters and
+/// digits, at most 8; empty outside a run.
+pub fn run_id() -> String {
+    std::env::var("DELOS_TEST_RUN")
+        .unwrap_or_default()
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(8)
+        .collect::<String>()
+        .to_ascii_lowercase()
+}
+
+/// Settings for a database no other test uses: `test_<run>_<prefix>_<uuid>`
+/// inside a `scripts/test` run, which drops the run's databases when it ends
+/// (however the tests ended), else `test_<prefix>_<uuid>`.
 pub fn pg_settings(prefix: &str) -> PgSettings {
-    let mut s = PgSettings::for_database(&format!("test_{prefix}_{}", uuid::Uuid::new_v4().simple()));
+    let run = run_id();
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let name = if run.is_empty() {
+        format!("test_{prefix}_{unique}")
+    } else {
+        format!("test_{run}_{prefix}_{}", &unique[..20])
+    };
+    let mut s = PgSettings::for_database(&name);
     if let Ok(url) = std::env::var("DELOS_TEST_PG_URL") {
         s.url = url;
     }

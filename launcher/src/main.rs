@@ -123,7 +123,11 @@ async fn run(opts: StackOptions) -> anyhow::Result<()> {
     for s in &stack.services {
         println!("  {:<18} http://127.0.0.1:{}  (docs: /docs/)", s.name, s.port);
     }
-    println!("Status page: http://127.0.0.1:8050/   Ctrl-C stops everything.");
+    // health_check's port may be configured elsewhere (DELOS_HEALTH_CHECK__HTTP__PORT).
+    let status = stack
+        .url("health_check")
+        .unwrap_or_else(|| "http://127.0.0.1:8050".to_string());
+    println!("Status page: {status}/   Ctrl-C stops everything.");
     stack.wait().await
 }
 

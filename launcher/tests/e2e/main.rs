@@ -11,16 +11,11 @@ async fn start() -> Stack {
     let opts = StackOptions {
         offline: true,
         any_port: true,
-        database_prefix: format!("test_e2e_{}_", uuid_like()),
-        redis_prefix: Some(format!("test:{}:", uuid_like())),
+        database_prefix: format!("{}_", common::testing::pg_settings("e2e").database),
+        redis_prefix: Some(format!("test:{}:", uuid::Uuid::new_v4().simple())),
         ..StackOptions::default()
     };
     Stack::start(&opts).await.expect("stack starts")
-}
-
-fn uuid_like() -> String {
-    let p = common::testing::pg_settings("x").database;
-    p.trim_start_matches("test_x_").to_string()
 }
 
 #[tokio::test]

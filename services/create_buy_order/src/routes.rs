@@ -22,14 +22,19 @@ use crate::price::Prices;
         description = "Places BTC buy orders at the latest market price, exactly, idempotently, \
                        under the 100 BTC cap."
     ),
+    tags((name = "orders", description = "BTC buy orders: place one, read one, the capacity left")),
     paths(
         place_order,
         common::order_routes::get_order,
         common::order_routes::get_capacity
     ),
-    components(schemas(Placed, PlaceOrderBody, Order, Capacity, Problem))
+    components(schemas(Placed, PlaceOrderBody, Order, Capacity, Problem)),
+    modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
+
+/// Which routes of the document the rate limiter guards.
+const RATE_LIMITED: common::openapi::RateLimited = common::openapi::RateLimited::ALL;
 
 /// Mounts the routes, each behind the rate limiter (the standard routes are not).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -74,7 +79,7 @@ pub struct Placed {
 }
 
 /// Place a buy order at the latest price.
-#[utoipa::path(post, path = "/place_order", params(QueryFields,
+#[utoipa::path(post, tag = "orders", path = "/place_order", params(QueryFields,
         ("Idempotency-Key" = Option<String>, Header, description = "retries with the same key return the same order")),
     request_body(content = Option<PlaceOrderBody>, description = "instead of (or as well as) the query string"),
     responses(

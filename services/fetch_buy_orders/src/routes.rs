@@ -15,14 +15,19 @@ use serde_json::json;
         title = "fetch_buy_orders",
         description = "Stored BTC buy orders, newest first, paged in constant time."
     ),
+    tags((name = "orders", description = "BTC buy orders: newest first, paged; one order; the capacity left")),
     paths(
         get_orders,
         common::order_routes::get_order,
         common::order_routes::get_capacity
     ),
-    components(schemas(Order, Capacity, Problem))
+    components(schemas(Order, Capacity, Problem)),
+    modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
+
+/// Which routes of the document the rate limiter guards.
+const RATE_LIMITED: common::openapi::RateLimited = common::openapi::RateLimited::ALL;
 
 /// Mounts the routes, each behind the rate limiter (the standard routes are not).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -91,7 +96,7 @@ fn parse_page(q: &PageQuery) -> Result<PageRequest, Problem> {
 }
 
 /// A page of orders, newest first.
-#[utoipa::path(get, path = "/get_orders", params(PageQuery),
+#[utoipa::path(get, tag = "orders", path = "/get_orders", params(PageQuery),
     responses((status = 200, description = "{data, next_cursor, total, _links}"), (status = 422, body = Problem),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_orders(

@@ -69,6 +69,8 @@ impl Settings {
             default_ttl_secs: self.default_ttl_secs,
             grace_secs: self.grace_secs,
             overrides,
+            // Called once at start: silence is counted from this start.
+            counted_from: chrono::Utc::now(),
         })
     }
 }

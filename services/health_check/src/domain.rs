@@ -46,12 +46,31 @@ impl Status {
     }
 }
 
+/// A service's status from its instances' (as Consul rolls up checks): all pass
+/// → pass; some failing while another passes → warn (degraded, still serving);
+/// otherwise the worst of them.
+pub fn roll_up(instances: impl IntoIterator<Item = Status>) -> Status {
+    let (mut any_pass, mut worst) = (false, Status::Pass);
+    for s in instances {
+        any_pass |= s == Status::Pass;
+        worst = worst.max(s);
+    }
+    if worst == Status::Fail && any_pass {
+        Status::Warn
+    } else {
+        worst
+    }
+}
+
 /// How long a service may stay silent.
 #[derive(Debug, Clone)]
 pub struct TtlPolicy {
     pub default_ttl_secs: u64,
     pub grace_secs: u64,
     pub overrides: HashMap<String, u64>,
+    /// Silence counts from here at the earliest: health_check's start, so an
+    /// instance last heard before a restart gets its TTL and grace again.
+    pub counted_from: DateTime<Utc>,
 }
 
 impl TtlPolicy {
@@ -72,7 +91,7 @@ impl TtlPolicy {
         last_seen: DateTime<Utc>,
         now: DateTime<Utc>,
     ) -> (Status, &'static str) {
-        let silent = now - last_seen;
+        let silent = now - last_seen.max(self.counted_from);
         let ttl = Duration::seconds(i64::try_from(self.ttl_secs(service)).unwrap_or(i64::MAX / 2));
         let grace = Duration::seconds(i64::try_from(self.grace_secs).unwrap_or(i64::MAX / 2));
         if silent > ttl + grace {
@@ -95,6 +114,7 @@ mod tests {
             default_ttl_secs: 10,
             grace_secs: 5,
             overrides: HashMap::from([("slow".into(), 100)]),
+            counted_from: DateTime::<Utc>::MIN_UTC,
         };
         let t0 = Utc::now();
         let at = |s| t0 + Duration::seconds(s);
@@ -103,6 +123,32 @@ mod tests {
         assert_eq!(p.effective("a", Status::Pass, t0, at(16)).0, Status::Fail);
         assert_eq!(p.effective("a", Status::Fail, t0, at(1)).0, Status::Fail);
         assert_eq!(p.effective("slow", Status::Pass, t0, at(50)).0, Status::Pass);
+    }
+
+    #[test]
+    fn silence_before_a_restart_counts_from_the_restart() {
+        let t0 = Utc::now();
+        let at = |s| t0 + Duration::seconds(s);
+        let p = TtlPolicy {
+            default_ttl_secs: 10,
+            grace_secs: 5,
+            overrides: HashMap::new(),
+            counted_from: at(100),
+        };
+        assert_eq!(p.effective("a", Status::Pass, t0, at(101)).0, Status::Pass);
+        assert_eq!(p.effective("a", Status::Pass, t0, at(111)).0, Status::Warn);
+        assert_eq!(p.effective("a", Status::Pass, t0, at(116)).0, Status::Fail);
+    }
+
+    #[test]
+    fn a_service_rolls_up_from_its_instances() {
+        use Status::*;
+        assert_eq!(roll_up([Pass, Pass]), Pass);
+        assert_eq!(roll_up([Pass, Fail]), Warn, "one replica down: degraded");
+        assert_eq!(roll_up([Pass, Warn]), Warn);
+        assert_eq!(roll_up([Fail, Fail]), Fail);
+        assert_eq!(roll_up([Warn, Fail]), Fail, "none passing");
+        assert_eq!(roll_up([Fail]), Fail);
     }
 
     #[test]

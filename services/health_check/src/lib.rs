@@ -4,7 +4,7 @@
 //! up. Routes: `POST /report` (the original body `{level, service, status, data}`,
 //! service token), `POST /report/batch`, `GET /reports` (filter by service, level,
 //! time; keyset-paged), `GET /services` (pass/warn/fail from heartbeat TTLs and a
-//! grace period), `GET /transitions` (when did X go down, when did it come back),
+//! grace period, per instance of each service and rolled up per service), `GET /transitions` (when did X go down, when did it come back),
 //! and a status page at `/`. Reports older than the retention are pruned.
 //! Calls nothing but its Postgres database.
 

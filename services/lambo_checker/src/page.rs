@@ -46,7 +46,7 @@ input{font-size:1.1rem;padding:.3rem;width:10rem}button{font-size:1.1rem;padding
 .error{color:#a33;font-size:1.2rem}svg{width:100%;height:auto;border:1px solid #ddd;margin-top:1rem}";
 
 /// `GET /`: the form, and the answer with its chart when a symbol and amount were given.
-#[utoipa::path(get, path = "/", params(PageQuery),
+#[utoipa::path(get, tag = "web page", path = "/", params(PageQuery),
     responses((status = 200, description = "text/html page"), (status = 429, body = Problem)))]
 pub async fn index(
     checker: web::Data<Checker>,

@@ -30,9 +30,20 @@ use crate::storage::{self, LoggedQuery};
         status,
         crate::page::index
     ),
-    components(schemas(LoggedQuery, Problem))
+    tags(
+        (name = "lambo", description = "How many Lamborghinis an investment in a coin would buy now"),
+        (name = "web page", description = "The page a person uses: symbol and amount in, answer and chart out"),
+        (name = "query log", description = "Every question asked, newest first"),
+        (name = "status", description = "The price history kept and where it comes from")
+    ),
+    components(schemas(LoggedQuery, Problem)),
+    modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
+
+/// Which routes of the document the rate limiter guards.
+const RATE_LIMITED: common::openapi::RateLimited =
+    common::openapi::RateLimited::except(&["/health", "/status"]);
 
 /// Mounts the routes; the analysis routes are rate limited, the health ones are not.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -64,7 +75,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 
 /// The answer: the original `{message, graph_data}` shape plus exact figures, the
 /// verdict and the method with the candles averaged. Header `X-Cache: hit|miss`.
-#[utoipa::path(get, path = "/process_request", params(RawQuestion),
+#[utoipa::path(get, tag = "lambo", path = "/process_request", params(RawQuestion),
     responses((status = 200, description = "{message: {NUMBERCOINS, PROFIT, GROWTHFACTOR, LAMBOS, INVESTMENT, SYMBOL, GENERATIONDATE}, graph_data: [{x, y}], exact, verdict, method, ...}"),
               (status = 404, body = Problem, description = "unknown symbol; `supported` lists the known ones"),
               (status = 422, body = Problem, description = "bad parameter, or fewer than 8 candles"),
@@ -92,7 +103,7 @@ pub struct GrpcQuery {
 
 /// The same question asked through the gRPC server; answers the original
 /// `{message, graph_data}` shape that the gRPC response carries.
-#[utoipa::path(get, path = "/api/v1/process_request_grpc", params(GrpcQuery),
+#[utoipa::path(get, tag = "lambo", path = "/api/v1/process_request_grpc", params(GrpcQuery),
     responses((status = 200, description = "{message, graph_data}"), (status = 404, body = Problem),
               (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn process_request_grpc(
@@ -160,7 +171,7 @@ fn decode_cursor(c: &str) -> Option<i64> {
 }
 
 /// The query log, newest first, keyset-paged with an opaque cursor.
-#[utoipa::path(get, path = "/queries", params(QueriesQuery),
+#[utoipa::path(get, tag = "query log", path = "/queries", params(QueriesQuery),
     responses((status = 200, description = "{data: [LoggedQuery], next_cursor, _links}"), (status = 422, body = Problem),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn queries(
@@ -203,13 +214,13 @@ pub async fn queries(
 }
 
 /// The original's liveness answer.
-#[utoipa::path(get, path = "/health", responses((status = 200, description = "{status: \"healthy\"}")))]
+#[utoipa::path(get, tag = "status", path = "/health", responses((status = 200, description = "{status: \"healthy\"}")))]
 pub async fn health() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "healthy", "service": "lambo_checker" }))
 }
 
 /// What the service knows: stored series (source, interval, candles, newest) and its settings.
-#[utoipa::path(get, path = "/status", responses((status = 200, description = "{status, series: [...], lambo_price, ...}"), (status = 503, body = Problem)))]
+#[utoipa::path(get, tag = "status", path = "/status", responses((status = 200, description = "{status, series: [...], lambo_price, ...}"), (status = 503, body = Problem)))]
 pub async fn status(
     checker: web::Data<Checker>,
     bridge: web::Data<GrpcBridge>,

@@ -15,6 +15,7 @@ pub(crate) use record::State;
         title = "api_cache_proxy",
         description = "The latest BTC price record, kept in Redis with a TTL."
     ),
+    tags((name = "price record", description = "The latest BTC price record (internal: create_buy_order reads it, api_updater writes it)")),
     paths(record::get_record, record::add_record),
     components(schemas(
         common::models::PriceRecord,

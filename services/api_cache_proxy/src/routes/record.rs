@@ -82,7 +82,7 @@ impl State {
 }
 
 /// The latest BTC price record.
-#[utoipa::path(get, path = "/record",
+#[utoipa::path(get, tag = "price record", path = "/record",
     responses(
         (status = 200, description = "the latest record; rates are exact decimal strings", body = PriceRecord),
         (status = 404, description = "no record stored, or it expired (`no_price_record`)", body = Problem),
@@ -157,7 +157,7 @@ fn check_record(record: &PriceRecord, now: DateTime<Utc>) -> Result<(), (&'stati
 
 /// Stores a price record for `ttl` seconds, unless a newer one is stored.
 /// A record with the same `fetched_at` as the stored one replaces it (a TTL extension).
-#[utoipa::path(post, path = "/add", params(AddQuery), request_body = PriceRecord,
+#[utoipa::path(post, tag = "price record", path = "/add", params(AddQuery), request_body = PriceRecord,
     responses(
         (status = 201, description = "stored", body = Added),
         (status = 400, description = "body is not JSON", body = Problem),

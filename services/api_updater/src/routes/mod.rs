@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         title = "api_updater",
         description = "Fetches BTC prices from a provider chain and keeps them fresh in api_cache_proxy."
     ),
+    tags((name = "updater", description = "The price updater's progress, and a refresh on demand")),
     paths(status::get_status, status::post_refresh),
     components(schemas(
         crate::updater::UpdaterStatus,

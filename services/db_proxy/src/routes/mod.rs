@@ -13,6 +13,7 @@ use utoipa::OpenApi;
         description = "The only service that touches orders: stores them under the 100 BTC cap \
                        (group commit), idempotently, and pages through them."
     ),
+    tags((name = "orders", description = "Stored orders under the 100 BTC cap (internal)")),
     paths(
         orders::add_order,
         orders::get_page,

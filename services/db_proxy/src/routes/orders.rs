@@ -32,7 +32,7 @@ fn validate(order: &NewOrder) -> Result<(), Problem> {
 }
 
 /// Store an order under the bitcoin cap (idempotent when `idempotency` is given).
-#[utoipa::path(post, path = "/add", request_body = NewOrder,
+#[utoipa::path(post, tag = "orders", path = "/add", request_body = NewOrder,
     responses(
         (status = 201, body = common::models::AddedOrder, description = "stored, or the stored order replayed"),
         (status = 401, body = Problem), (status = 409, body = Problem, description = "btc_cap_exceeded"),
@@ -69,7 +69,7 @@ pub struct PageQuery {
 }
 
 /// A page of orders, newest first. Every page costs the same, however deep.
-#[utoipa::path(get, path = "/get", params(PageQuery),
+#[utoipa::path(get, tag = "orders", path = "/get", params(PageQuery),
     responses((status = 200, body = OrderPage), (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_page(state: web::Data<State>, q: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let spec = PageSpec::parse(q.page_size, q.start, q.cursor.as_deref())?;
@@ -85,7 +85,7 @@ pub async fn get_page(state: web::Data<State>, q: web::Query<PageQuery>) -> Resu
 }
 
 /// One order.
-#[utoipa::path(get, path = "/orders/{id}", params(("id" = Uuid, Path, description = "order id")),
+#[utoipa::path(get, tag = "orders", path = "/orders/{id}", params(("id" = Uuid, Path, description = "order id")),
     responses((status = 200, body = common::models::Order), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_order(state: web::Data<State>, id: web::Path<Uuid>) -> Result<HttpResponse, Problem> {
     let id = id.into_inner();
@@ -109,7 +109,7 @@ pub struct KeyQuery {
 
 /// The order an idempotency key produced: lets a caller answer a retry when
 /// it cannot place new orders (no fresh price), without writing anything.
-#[utoipa::path(get, path = "/keys", params(KeyQuery),
+#[utoipa::path(get, tag = "orders", path = "/keys", params(KeyQuery),
     responses((status = 200, body = KeyedOrder), (status = 404, body = Problem, description = "key unknown"),
               (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_keyed_order(
@@ -131,7 +131,7 @@ pub async fn get_keyed_order(
 }
 
 /// How much of the bitcoin cap is used and left.
-#[utoipa::path(get, path = "/capacity",
+#[utoipa::path(get, tag = "orders", path = "/capacity",
     responses((status = 200, body = common::models::Capacity), (status = 503, body = Problem)))]
 pub async fn get_capacity(state: web::Data<State>) -> Result<HttpResponse, Problem> {
     let capacity = storage::capacity(&state.pool, state.cap)

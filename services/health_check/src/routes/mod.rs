@@ -13,6 +13,7 @@ use utoipa::OpenApi;
         title = "health_check",
         description = "Heartbeats and reports from every Delos service."
     ),
+    tags((name = "reports", description = "Reports and heartbeats sent by the services"), (name = "services", description = "Each service's status, rolled up from its instances, and its transitions")),
     paths(
         reports::post_report,
         reports::post_batch,
@@ -25,7 +26,12 @@ use utoipa::OpenApi;
         common::Problem,
         crate::storage::StoredReport,
         crate::storage::ServiceRow,
-        crate::storage::Transition
+        crate::storage::InstanceRow,
+        crate::storage::Transition,
+        crate::domain::Status,
+        services::ServicesSummary,
+        services::ServiceSummary,
+        services::InstanceSummary
     ))
 )]
 pub struct ApiDoc;

@@ -40,7 +40,7 @@ fn validate(r: &Report, at: Option<usize>) -> Result<(), Problem> {
 }
 
 /// Store one report (the original body).
-#[utoipa::path(post, path = "/report", request_body = Report,
+#[utoipa::path(post, tag = "reports", path = "/report", request_body = Report,
     responses((status = 201, description = "stored"), (status = 401, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)),
     security(("service_token" = [])))]
 pub async fn post_report(
@@ -56,7 +56,7 @@ pub async fn post_report(
 }
 
 /// Store up to 1000 reports at once (what the reporters send).
-#[utoipa::path(post, path = "/report/batch", request_body = Vec<Report>,
+#[utoipa::path(post, tag = "reports", path = "/report/batch", request_body = Vec<Report>,
     responses((status = 201, description = "stored"), (status = 401, body = Problem), (status = 422, body = Problem)))]
 pub async fn post_batch(
     _: ServiceAuth,
@@ -98,7 +98,7 @@ pub struct ReportsQuery {
 }
 
 /// Reports, newest first, filtered and keyset-paged.
-#[utoipa::path(get, path = "/reports", params(ReportsQuery), responses((status = 200, description = "a page of reports")))]
+#[utoipa::path(get, tag = "reports", path = "/reports", params(ReportsQuery), responses((status = 200, description = "a page of reports")))]
 pub async fn get_reports(
     state: web::Data<State>,
     q: web::Query<ReportsQuery>,

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod helpers;
+mod instances;
 mod reporter;
 mod reports;
 mod status;

@@ -193,7 +193,7 @@ fn invalid(field: &str, msg: impl Into<String>) -> Problem {
 }
 
 /// Aggregates of one parameter over UTC-aligned time buckets.
-#[utoipa::path(get, path = "/api/v1/aggregate", params(AggregateParams),
+#[utoipa::path(get, tag = "readings", path = "/api/v1/aggregate", params(AggregateParams),
     responses((status = 200, description = "{device, parameter, type, bucket, from, to, fill, source, fn, data: [{start, <fn>: value, filled?}]}"),
               (status = 404, body = Problem),
               (status = 422, body = Problem, description = "bad input, a function that does not fit the type, too many buckets"),

@@ -67,7 +67,7 @@ fn too_large(limit: u64) -> Problem {
 /// Upload readings (the original JSON shape, NDJSON, long or wide CSV). One
 /// upload is one transaction: the answer is a summary of what was stored and
 /// which rows were refused (position and reason), or an error and nothing stored.
-#[utoipa::path(post, path = "/api/v1/readings", params(IngestParams),
+#[utoipa::path(post, tag = "ingest", path = "/api/v1/readings", params(IngestParams),
     request_body(content = String, description = "the file", content_type = "application/json"),
     responses(
         (status = 200, body = crate::ingest::Summary, description = "stored; bad rows listed in errors"),

@@ -42,9 +42,19 @@ use crate::startup::State;
         crate::domain::Kind,
         Problem
     )),
-    modifiers(&ApiKeyScheme)
+    tags(
+        (name = "ingest", description = "Upload readings: the original JSON, NDJSON or CSV, streamed"),
+        (name = "devices", description = "The devices and the parameters each measures"),
+        (name = "readings", description = "Readings by device, parameter and time; latest values; aggregates"),
+        (name = "original routes", description = "The original service's routes, kept as they were"),
+        (name = "status", description = "What is stored")
+    ),
+    modifiers(&ApiKeyScheme, &RATE_LIMITED)
 )]
 pub struct ApiDoc;
+
+/// Which routes of the document the rate limiter guards.
+const RATE_LIMITED: common::openapi::RateLimited = common::openapi::RateLimited::ALL;
 
 /// Declares the `api_key` scheme (`X-API-Key` header) uploads and `restricted` refer to.
 struct ApiKeyScheme;

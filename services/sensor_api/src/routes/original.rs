@@ -57,7 +57,7 @@ struct ProcessAnswer {
 }
 
 /// Every stored reading, page by page, in the original's record fields.
-#[utoipa::path(get, path = "/api/v1/core/process_request", params(ProcessParams),
+#[utoipa::path(get, tag = "original routes", path = "/api/v1/core/process_request", params(ProcessParams),
     responses((status = 200, description = "{message: \"Data available\", graph_data: [record] (or a JSON string with graph_data=string), next_cursor}"),
               (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn process_request(
@@ -134,7 +134,7 @@ pub async fn process_request(
 }
 
 /// The original's auth check: an API key with the `restricted` right.
-#[utoipa::path(get, path = "/api/v1/core/restricted",
+#[utoipa::path(get, tag = "original routes", path = "/api/v1/core/restricted",
     responses((status = 200, description = "{\"message\": \"Successful Auth\"}"),
               (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
     security(("api_key" = [])))]
@@ -144,7 +144,7 @@ pub async fn restricted(req: HttpRequest, state: web::Data<State>) -> Result<Htt
 }
 
 /// Service status and what is stored.
-#[utoipa::path(get, path = "/status",
+#[utoipa::path(get, tag = "status", path = "/status",
     responses((status = 200, description = "{status, service, devices, parameters, readings}"),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn status(state: web::Data<State>) -> Result<HttpResponse, Problem> {

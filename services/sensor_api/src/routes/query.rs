@@ -33,7 +33,7 @@ fn name_cursor(cursor: Option<&str>) -> Result<Option<String>, Problem> {
 }
 
 /// Devices with readings, by name, with their parameter and reading counts.
-#[utoipa::path(get, path = "/api/v1/devices", params(PageQuery),
+#[utoipa::path(get, tag = "devices", path = "/api/v1/devices", params(PageQuery),
     responses((status = 200, description = "{data: [{device, parameters, readings, first, last}], next_cursor}"),
               (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn get_devices(state: web::Data<State>, q: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
@@ -75,7 +75,7 @@ fn page_end<T>(rows: &mut Vec<T>, limit: i64) -> Option<&T> {
 }
 
 /// The parameters of a device: type, reading count, first and last time.
-#[utoipa::path(get, path = "/api/v1/devices/{device}/parameters", params(("device" = String, Path), PageQuery),
+#[utoipa::path(get, tag = "devices", path = "/api/v1/devices/{device}/parameters", params(("device" = String, Path), PageQuery),
     responses((status = 200, description = "{device, data: [{parameter, type, readings, first, last}], next_cursor}"),
               (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn get_parameters(
@@ -161,7 +161,7 @@ pub struct ReadingsParams {
 
 /// Readings of a device (one parameter or all), in a time range, newest first
 /// unless `order=asc`; keyset-paged.
-#[utoipa::path(get, path = "/api/v1/readings", params(ReadingsParams),
+#[utoipa::path(get, tag = "readings", path = "/api/v1/readings", params(ReadingsParams),
     responses((status = 200, description = "{data: [Reading], next_cursor, _links}"),
               (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn get_readings(
@@ -271,7 +271,7 @@ pub async fn get_readings(
 }
 
 /// The latest reading of every parameter of a device.
-#[utoipa::path(get, path = "/api/v1/devices/{device}/latest", params(("device" = String, Path)),
+#[utoipa::path(get, tag = "readings", path = "/api/v1/devices/{device}/latest", params(("device" = String, Path)),
     responses((status = 200, description = "{device, data: [Reading]} one per parameter"),
               (status = 404, body = Problem), (status = 429, body = Problem)))]
 pub async fn get_latest(state: web::Data<State>, path: web::Path<String>) -> Result<HttpResponse, Problem> {

@@ -1,0 +1,24 @@
+"""schemathesis checks of our own: every error is an RFC 9457 problem document."""
+
+import json
+
+import schemathesis
+
+
+@schemathesis.check
+def problem_json(ctx, response, case):
+    """Every 4xx and 5xx is application/problem+json with type, title, status, detail, code."""
+    if response.status_code < 400:
+        return None
+    content_type = response.headers.get("content-type", [""])
+    if isinstance(content_type, list):
+        content_type = content_type[0] if content_type else ""
+    if not content_type.startswith("application/problem+json"):
+        raise AssertionError(f"{response.status_code} answered with {content_type!r}, not application/problem+json")
+    body = json.loads(response.content)
+    for member in ("type", "title", "status", "detail", "code"):
+        if member not in body:
+            raise AssertionError(f"problem body without {member!r}: {body}")
+    if body["status"] != response.status_code:
+        raise AssertionError(f"problem status {body['status']} on a {response.status_code} response")
+    return None
