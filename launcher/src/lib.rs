@@ -188,6 +188,25 @@ impl Stack {
                 .context("starting fetch_buy_orders")?,
         );
 
+        // lambo_checker: its own database `lambo`, the bundled BTC history imported on
+        // first start (so BTC answers with no network), Kraken unless offline.
+        let mut s = lambo_checker::Settings::load()?;
+        s.http.port = port(s.http.port);
+        s.grpc.port = port(s.grpc.port);
+        pg(&mut s.pg);
+        redis(&mut s.redis);
+        share(&mut s.common, &token, &health_url);
+        if opts.offline {
+            s.providers.clear();
+        }
+        services.push(lambo_checker::build(s).await.context("starting lambo_checker")?);
+        let mut s = sensor_api::Settings::load()?;
+        s.http.port = port(s.http.port);
+        pg(&mut s.pg);
+        redis(&mut s.redis);
+        share(&mut s.common, &token, &health_url);
+        services.push(sensor_api::build(s).await.context("starting sensor_api")?);
+
         Ok(Stack { services, token })
     }
 }

@@ -24,6 +24,16 @@ enum Command {
         #[arg(long)]
         offline: bool,
     },
+    /// lambo_checker's price history.
+    Lambo {
+        #[command(subcommand)]
+        command: LamboCommand,
+    },
+    /// Sensor data (sensor_api's database).
+    Sensors {
+        #[command(subcommand)]
+        command: SensorsCommand,
+    },
     /// Check that Postgres and Redis can be reached, then exit.
     Check {
         #[arg(long, env = "DELOS__PG__URL")]
@@ -31,6 +41,25 @@ enum Command {
         #[arg(long, env = "DELOS__REDIS__URL")]
         redis_url: Option<String>,
     },
+}
+
+#[derive(Subcommand)]
+enum LamboCommand {
+    /// Import monthly BTC/USD candles (`,Open,High,Low,Close,Volume`, month-end dates)
+    /// into the `lambo` database; the bundled file when no --file is given. Idempotent.
+    Import {
+        /// A CSV of the bundled file's format.
+        #[arg(long)]
+        file: Option<std::path::PathBuf>,
+        #[arg(long, env = "DELOS__PG__URL")]
+        pg_url: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum SensorsCommand {
+    /// Import readings files (original JSON, NDJSON, CSV) with a progress bar and a summary.
+    Import(sensor_api::cli::ImportArgs),
 }
 
 #[tokio::main]
@@ -51,6 +80,16 @@ async fn main() -> std::process::ExitCode {
             };
             run(opts).await
         }
+        Command::Lambo {
+            command: LamboCommand::Import { file, pg_url },
+        } => lambo_import(file, pg_url).await,
+        // Its own exit code: 1 when rows were rejected, 2 when a file stored nothing.
+        Command::Sensors {
+            command: SensorsCommand::Import(args),
+        } => match sensor_api::cli::import(args).await {
+            Ok(code) => return std::process::ExitCode::from(code),
+            Err(e) => Err(e),
+        },
         Command::Check { pg_url, redis_url } => {
             let opts = StackOptions {
                 pg_url,
@@ -86,4 +125,44 @@ async fn run(opts: StackOptions) -> anyhow::Result<()> {
     }
     println!("Status page: http://127.0.0.1:8050/   Ctrl-C stops everything.");
     stack.wait().await
+}
+
+/// `delos lambo import`: loads the file into `lambo` with a progress bar on stderr.
+async fn lambo_import(file: Option<std::path::PathBuf>, pg_url: Option<String>) -> anyhow::Result<()> {
+    let mut settings = lambo_checker::Settings::load()?;
+    if let Some(url) = pg_url {
+        settings.pg.url = url;
+    }
+    let (name, text) = match &file {
+        Some(path) => (
+            path.display().to_string(),
+            std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?,
+        ),
+        None => (
+            "btc_usd_monthly_2012_2024.csv (bundled)".to_string(),
+            lambo_checker::bundled::BTC_MONTHLY_CSV.to_string(),
+        ),
+    };
+    let pool = common::db::connect(&settings.pg, &lambo_checker::MIGRATOR).await?;
+    let done = lambo_checker::bundled::import(&pool, &name, &text, |done, total| {
+        let width = 40;
+        let filled = (done * width).checked_div(total).unwrap_or(width).min(width);
+        eprint!(
+            "\r  [{}{}] {done}/{total} candles",
+            "#".repeat(filled),
+            "-".repeat(width - filled)
+        );
+    })
+    .await?;
+    eprintln!();
+    if done.already {
+        println!("{name}: already imported ({} candles); nothing added.", done.rows);
+    } else {
+        println!(
+            "{name}: {} candles read, {} new, into database {}.",
+            done.rows, done.new, settings.pg.database
+        );
+    }
+    Ok(())
 }

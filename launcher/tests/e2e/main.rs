@@ -63,6 +63,8 @@ async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_c
         "create_buy_order",
         "db_proxy",
         "fetch_buy_orders",
+        "lambo_checker",
+        "sensor_api",
     ];
     let mut seen = Vec::new();
     for _ in 0..100 {
@@ -172,4 +174,23 @@ async fn an_unreachable_redis_is_named_with_how_to_start_it() {
         "{err}"
     );
     assert!(err.contains("redis-server"), "{err}");
+}
+
+#[tokio::test]
+async fn lambo_checker_answers_btc_from_the_bundled_history_with_no_network() {
+    let stack = start().await;
+    let client = reqwest::Client::new();
+    let lambo = stack.url("lambo_checker").unwrap();
+    let res = client
+        .get(format!("{lambo}/process_request?symbol=BTC&investment=500"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["message"]["SYMBOL"], "BTC");
+    assert_eq!(body["method"]["interval"], "1M");
+    assert_eq!(body["newest_data_date"], "2024-12-31");
+    assert!(body["message"]["LAMBOS"].is_number());
+    stack.stop().await;
 }

@@ -1,0 +1,640 @@
+//! Answering the question: parse it, look in the result cache, find the price
+//! history (stored, refreshed from a provider, or bundled), compute, cache, log.
+//! REST and gRPC both go through [`Checker::ask`], so they give the same answer.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use actix_web::http::StatusCode;
+use chrono::{DateTime, Utc};
+use common::Problem;
+use rust_decimal::Decimal;
+use serde_json::{Value, json};
+use sqlx::PgPool;
+
+use crate::domain::{
+    self, Asset, Candle, Interval, Investment, MIN_CANDLES, Method, Since, SymbolError, WINDOW, Window,
+};
+use crate::providers::{PriceHistory, ProviderError};
+use crate::querylog::QueryLog;
+use crate::storage::{self, NewQuery, StoredSeries};
+
+/// The question as it arrived (query string or gRPC message), unparsed.
+#[derive(Debug, Clone, Default, serde::Deserialize, utoipa::IntoParams)]
+pub struct RawQuestion {
+    /// Coin symbol: `BTC`, `eth`, `XBT`, `BTC-USD`, `XXBTZUSD`, …
+    pub symbol: Option<String>,
+    /// USD invested at the start: a positive decimal with at most 2 places.
+    pub investment: Option<String>,
+    /// Candle length: `15d` (default, Kraken `21600`), `1w`, `1d`, `1M`.
+    pub interval: Option<String>,
+    /// Start: `2019-01-21`, Unix seconds (default `1548111600`), or `listing`.
+    pub since: Option<String>,
+    /// Most points in `graph_data` (default and maximum: the service's `max_points`).
+    pub max_points: Option<String>,
+}
+
+/// An answer: its JSON text, whether it came from the cache, and (when computed
+/// now) LAMBOS and the document for the results table.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    pub body: String,
+    pub cache_hit: bool,
+    pub computed: Option<(Decimal, Value)>,
+}
+
+impl Answer {
+    /// The answer as a JSON document (parses the text).
+    pub fn value(&self) -> Result<Value, Problem> {
+        serde_json::from_str(&self.body).map_err(|e| {
+            tracing::error!(error = %e, "a stored answer is not JSON");
+            Problem::internal()
+        })
+    }
+}
+
+/// A parsed question.
+#[derive(Debug, Clone, Copy)]
+pub struct Question {
+    pub asset: Asset,
+    pub investment: Investment,
+    pub method: Method,
+    pub max_points: usize,
+}
+
+/// What the checker needs, built once at start.
+pub struct Checker {
+    pub pool: PgPool,
+    pub redis: common::redis::Redis,
+    pub providers: Vec<Box<dyn PriceHistory>>,
+    pub log: QueryLog,
+    /// Prefix of this service's Redis keys (`delos:lambo_checker:`).
+    pub key_prefix: String,
+    pub lambo_price: Decimal,
+    pub lambo_currency: String,
+    pub cache_ttl_secs: u64,
+    pub refresh: Duration,
+    pub backoff: Duration,
+    pub max_points: usize,
+    /// (symbol, interval) → when the providers may be asked again.
+    failures: Mutex<HashMap<(&'static str, Interval), Instant>>,
+}
+
+/// The Lua script reading the data version and the cached answer in one round trip.
+const CACHE_GET: &str = r"
+local v = redis.call('GET', KEYS[1]) or '0'
+return {v, redis.call('GET', ARGV[1] .. v .. ':' .. ARGV[2])}
+";
+
+impl Checker {
+    /// A checker; `key_prefix` namespaces its Redis keys.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        pool: PgPool,
+        redis: common::redis::Redis,
+        providers: Vec<Box<dyn PriceHistory>>,
+        log: QueryLog,
+        key_prefix: String,
+        settings: &crate::config::Settings,
+    ) -> Self {
+        Self {
+            pool,
+            redis,
+            providers,
+            log,
+            key_prefix,
+            lambo_price: settings.lambo_price,
+            lambo_currency: settings.lambo_currency.clone(),
+            cache_ttl_secs: settings.cache_ttl_secs,
+            refresh: Duration::from_secs(settings.refresh_secs),
+            backoff: Duration::from_secs(settings.provider_backoff_secs),
+            max_points: settings.max_points,
+            failures: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Parses, answers and logs one question. The answer is the original shape plus
+    /// the additive fields, as JSON text (a cache hit is passed on as stored, unparsed).
+    pub async fn ask(
+        &self,
+        channel: &'static str,
+        client: &str,
+        raw: &RawQuestion,
+    ) -> Result<Answer, Problem> {
+        let parsed = self.parse(raw);
+        let mut result = match &parsed {
+            Ok(q) => self.answer(q).await,
+            Err(p) => Err(p.clone()),
+        };
+        let (status, outcome, cache_hit, stored) = match &mut result {
+            Ok(a) => {
+                let stored = match (&parsed, a.computed.take()) {
+                    (Ok(q), Some((lambos, value))) => Some((q.investment.value(), lambos, value)),
+                    _ => None,
+                };
+                (200, "answered".to_string(), a.cache_hit, stored)
+            }
+            Err(p) => (p.status, p.code.clone(), false, None),
+        };
+        self.log.record(NewQuery {
+            channel,
+            client: client.to_string(),
+            symbol_raw: raw.symbol.clone(),
+            symbol: parsed.as_ref().ok().map(|q| q.asset.symbol.to_string()),
+            investment: parsed
+                .as_ref()
+                .ok()
+                .map(|q| domain::exact(q.investment.value()))
+                .or_else(|| raw.investment.clone()),
+            method: parsed.as_ref().ok().map(|q| method_key(&q.method)),
+            status,
+            outcome,
+            cache_hit,
+            result: stored,
+        });
+        result
+    }
+
+    /// Turns the raw parameters into a question; each bad one gets a 422 naming it.
+    pub fn parse(&self, raw: &RawQuestion) -> Result<Question, Problem> {
+        let asset = match domain::parse_symbol(raw.symbol.as_deref().unwrap_or_default()) {
+            Ok(a) => a,
+            Err(SymbolError::Invalid(msg)) => return Err(Problem::invalid_field("symbol", msg)),
+            Err(SymbolError::Unknown(s)) => {
+                return Err(Problem::new(
+                    StatusCode::NOT_FOUND,
+                    "unknown_symbol",
+                    format!(
+                        "{s:?} is not a supported coin; supported: {}",
+                        domain::supported_symbols().join(", ")
+                    ),
+                )
+                .with("supported", domain::supported_symbols()));
+            }
+        };
+        let investment = Investment::parse(raw.investment.as_deref().unwrap_or_default())
+            .map_err(|m| Problem::invalid_field("investment", m))?;
+        let mut method = Method::default();
+        if let Some(i) = raw.interval.as_deref().filter(|s| !s.trim().is_empty()) {
+            method.interval = Interval::parse(i).ok_or_else(|| {
+                Problem::invalid_field(
+                    "interval",
+                    "must be one of 15d (21600), 1w (10080), 1d (1440), 1M",
+                )
+            })?;
+        }
+        if let Some(s) = raw.since.as_deref().filter(|s| !s.trim().is_empty()) {
+            method.since = Since::parse(s).ok_or_else(|| {
+                Problem::invalid_field("since", "must be a date (2019-01-21), Unix seconds, or listing")
+            })?;
+        }
+        let max_points = match raw.max_points.as_deref() {
+            None => self.max_points,
+            Some(s) => s
+                .trim()
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (2..=self.max_points).contains(n))
+                .ok_or_else(|| {
+                    Problem::invalid_field(
+                        "max_points",
+                        format!("must be an integer from 2 to {}", self.max_points),
+                    )
+                })?,
+        };
+        Ok(Question {
+            asset,
+            investment,
+            method,
+            max_points,
+        })
+    }
+
+    fn cache_suffix(q: &Question) -> String {
+        format!(
+            "{}:{}:{}:{}",
+            q.asset.symbol,
+            domain::exact(q.investment.value()),
+            method_key(&q.method),
+            q.max_points
+        )
+    }
+
+    async fn cache_get(&self, q: &Question) -> Option<(String, Option<String>)> {
+        let script = redis::Script::new(CACHE_GET);
+        let mut conn = self.redis.clone();
+        let res: Result<Vec<Option<String>>, _> = script
+            .key(self.version_key())
+            .arg(format!("{}lambo:r:", self.key_prefix))
+            .arg(Self::cache_suffix(q))
+            .invoke_async(&mut conn)
+            .await;
+        match res {
+            Ok(v) => {
+                let mut v = v.into_iter();
+                let version = v.next().flatten().unwrap_or_else(|| "0".into());
+                Some((version, v.next().flatten()))
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "result cache unavailable; answering without it");
+                None
+            }
+        }
+    }
+
+    fn version_key(&self) -> String {
+        format!("{}lambo:data_version", self.key_prefix)
+    }
+
+    /// Marks stored data changed: cached answers of the old version are never read again.
+    pub async fn bump_data_version(&self) {
+        let r: Result<i64, _> = redis::cmd("INCR")
+            .arg(self.version_key())
+            .query_async(&mut self.redis.clone())
+            .await;
+        if let Err(e) = r {
+            tracing::warn!(error = %e, "cannot bump the data version; cached answers expire by TTL");
+        }
+    }
+
+    /// The answer to a parsed question, from the cache when it has one.
+    pub async fn answer(&self, q: &Question) -> Result<Answer, Problem> {
+        if self.cache_ttl_secs == 0 {
+            return self.computed(q).await;
+        }
+        let cached = self.cache_get(q).await;
+        if let Some((_, Some(body))) = &cached {
+            return Ok(Answer {
+                body: body.clone(),
+                cache_hit: true,
+                computed: None,
+            });
+        }
+        let answer = self.computed(q).await?;
+        if let Some((version, _)) = cached {
+            let key = format!("{}lambo:r:{version}:{}", self.key_prefix, Self::cache_suffix(q));
+            let r: Result<(), _> = redis::cmd("SET")
+                .arg(&key)
+                .arg(&answer.body)
+                .arg("EX")
+                .arg(self.cache_ttl_secs)
+                .query_async(&mut self.redis.clone())
+                .await;
+            if let Err(e) = r {
+                tracing::warn!(error = %e, "cannot cache the answer");
+            }
+        }
+        Ok(answer)
+    }
+
+    async fn computed(&self, q: &Question) -> Result<Answer, Problem> {
+        let value = self.compute(q).await?;
+        let lambos = value["exact"]["lambos"]
+            .as_str()
+            .and_then(|s| s.parse::<Decimal>().ok())
+            .ok_or_else(Problem::internal)?;
+        let body = value.to_string();
+        // The results table keeps the figures and the method; the chart series is
+        // left out (it is the stored candles again, and most of the bytes).
+        let mut stored = value;
+        if let Some(obj) = stored.as_object_mut() {
+            obj.remove("graph_data");
+        }
+        Ok(Answer {
+            body,
+            cache_hit: false,
+            computed: Some((lambos, stored)),
+        })
+    }
+
+    /// Finds the series for the question: stored and fresh; else refreshed from the
+    /// providers; else stored but stale; else another interval stored for the coin
+    /// (e.g. the bundled monthly BTC candles). The answer discloses which.
+    async fn series(&self, q: &Question) -> Result<(StoredSeries, Option<String>), Problem> {
+        let symbol = q.asset.symbol;
+        let interval = q.method.interval;
+        let stored = storage::load_series(&self.pool, symbol)
+            .await
+            .map_err(common::db::problem)?;
+        let fresh = |s: &StoredSeries| {
+            s.interval == interval
+                && (s.source.starts_with("bundled")
+                    || (Utc::now() - s.fetched_at)
+                        .to_std()
+                        .is_ok_and(|age| age < self.refresh))
+        };
+        if let Some(s) = stored.iter().find(|s| fresh(s)) {
+            return Ok((s.clone(), None));
+        }
+        let mut errors = Vec::new();
+        if let Some(s) = self
+            .refresh_from_providers(&q.asset, interval, &mut errors)
+            .await?
+        {
+            return Ok((s, None));
+        }
+        let why = if self.providers.is_empty() {
+            "no provider is configured".to_string()
+        } else if errors.is_empty() {
+            let left = self.backoff_left(symbol, interval).unwrap_or(0);
+            format!("the providers failed recently; they are asked again in {left} s")
+        } else {
+            errors
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        if let Some(s) = stored.iter().find(|s| s.interval == interval) {
+            let note = format!("stored candles used: refreshing them failed ({why})");
+            return Ok((s.clone(), Some(note)));
+        }
+        if let Some(s) = stored.first() {
+            let note = format!(
+                "no {} candles available ({why}); answered from the stored {} candles of {}",
+                interval.as_str(),
+                s.interval.as_str(),
+                s.source
+            );
+            return Ok((s.clone(), Some(note)));
+        }
+        if !errors.is_empty() && errors.iter().all(|e| matches!(e, ProviderError::UnknownPair(_))) {
+            return Err(
+                Problem::not_found(format!("no provider lists {symbol}: {why}")).with("symbol", symbol)
+            );
+        }
+        let retry = errors
+            .iter()
+            .filter_map(|e| match e {
+                ProviderError::Unavailable { retry_after, .. } => *retry_after,
+                _ => None,
+            })
+            .max()
+            .or_else(|| self.backoff_left(symbol, interval))
+            .unwrap_or(30);
+        Err(Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "history_unavailable",
+            format!("no price history of {symbol} is stored and no provider answered: {why}"),
+        )
+        .with("dependency", "price providers")
+        .retry_after(retry.max(1)))
+    }
+
+    fn backoff_left(&self, symbol: &'static str, interval: Interval) -> Option<u64> {
+        let map = self
+            .failures
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        map.get(&(symbol, interval))
+            .and_then(|until| until.checked_duration_since(Instant::now()))
+            .map(|d| d.as_secs().max(1))
+    }
+
+    async fn refresh_from_providers(
+        &self,
+        asset: &Asset,
+        interval: Interval,
+        errors: &mut Vec<ProviderError>,
+    ) -> Result<Option<StoredSeries>, Problem> {
+        if self.providers.is_empty() || self.backoff_left(asset.symbol, interval).is_some() {
+            return Ok(None);
+        }
+        for p in &self.providers {
+            match p.candles(asset, interval).await {
+                Ok(f) if f.candles.is_empty() => {
+                    errors.push(ProviderError::Malformed(format!(
+                        "{} sent no complete candles",
+                        p.name()
+                    )));
+                }
+                Ok(f) => {
+                    storage::store_candles(&self.pool, asset.symbol, p.name(), &f.pair, interval, &f.candles)
+                        .await
+                        .map_err(common::db::problem)?;
+                    self.bump_data_version().await;
+                    let series = storage::load_series(&self.pool, asset.symbol)
+                        .await
+                        .map_err(common::db::problem)?
+                        .into_iter()
+                        .find(|s| s.source == p.name() && s.interval == interval);
+                    return Ok(series);
+                }
+                Err(ProviderError::UnsupportedInterval(_)) => {}
+                Err(e) => {
+                    tracing::warn!(provider = p.name(), symbol = asset.symbol, error = %e, "provider failed");
+                    errors.push(e);
+                }
+            }
+        }
+        if !errors.is_empty() {
+            let retry = errors.iter().find_map(|e| match e {
+                ProviderError::Unavailable { retry_after, .. } => *retry_after,
+                _ => None,
+            });
+            let wait = retry
+                .map(Duration::from_secs)
+                .unwrap_or(self.backoff)
+                .max(Duration::from_secs(1));
+            let mut map = self
+                .failures
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            map.insert((asset.symbol, interval), Instant::now() + wait);
+        }
+        Ok(None)
+    }
+
+    /// Asks the providers for the default BTC series once, off the request path, so
+    /// the first question after start neither waits for them nor (with no network)
+    /// for their failure: the backoff is then already in place.
+    pub async fn warm_up(&self) {
+        let asset = domain::ASSETS[0];
+        let interval = Method::default().interval;
+        let fresh = storage::load_series(&self.pool, asset.symbol)
+            .await
+            .is_ok_and(|all| {
+                all.iter().any(|s| {
+                    s.interval == interval
+                        && (Utc::now() - s.fetched_at)
+                            .to_std()
+                            .is_ok_and(|age| age < self.refresh)
+                })
+            });
+        if fresh {
+            return;
+        }
+        let mut errors = Vec::new();
+        match self.refresh_from_providers(&asset, interval, &mut errors).await {
+            Ok(Some(s)) => {
+                tracing::info!(source = %s.source, candles = s.candles.len(), "BTC history refreshed")
+            }
+            Ok(None) => {
+                tracing::info!(errors = ?errors, "no provider answered; BTC answers from stored or bundled data")
+            }
+            Err(p) => tracing::warn!(problem = %p, "warm-up could not store the history"),
+        }
+    }
+
+    /// Computes the answer from the history (no cache involved).
+    pub async fn compute(&self, q: &Question) -> Result<Value, Problem> {
+        let (series, note) = self.series(q).await?;
+        let used = domain::used_candles(&series.candles, series.interval, q.method.since);
+        if used.len() < MIN_CANDLES {
+            return Err(Problem::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "not_enough_history",
+                format!(
+                    "{} has {} complete {} candles since {}; at least {MIN_CANDLES} are needed \
+                     (two windows of {WINDOW} that do not overlap)",
+                    q.asset.symbol,
+                    used.len(),
+                    series.interval.as_str(),
+                    q.method.since.key()
+                ),
+            )
+            .with("candles", used.len())
+            .with("needed", MIN_CANDLES));
+        }
+        let since = q.method.since.instant();
+        let opening =
+            match storage::opening(&self.pool, q.asset.symbol, &series.source, series.interval, since)
+                .await
+                .map_err(common::db::problem)?
+            {
+                Some(w) => w,
+                None => {
+                    let w = domain::opening_window(&used).ok_or_else(Problem::internal)?;
+                    storage::store_opening(
+                        &self.pool,
+                        q.asset.symbol,
+                        &series.source,
+                        series.interval,
+                        since,
+                        &w,
+                    )
+                    .await
+                    .map_err(common::db::problem)?;
+                    w
+                }
+            };
+        let current = domain::current_window(&used).ok_or_else(Problem::internal)?;
+        let figures = domain::compute(q.investment.value(), opening.mean, current.mean, self.lambo_price)
+            .ok_or_else(|| Problem::invalid_field("investment", "is too large to compute with"))?;
+        render(
+            q,
+            &series,
+            &used,
+            &opening,
+            &current,
+            &figures,
+            note,
+            &self.lambo_currency,
+        )
+    }
+}
+
+/// The method as one key: `15d:1548111600`.
+pub fn method_key(m: &Method) -> String {
+    format!("{}:{}", m.interval.as_str(), m.since.key())
+}
+
+fn date(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+fn window_json(w: &Window) -> Value {
+    Value::Array(
+        w.candles
+            .iter()
+            .map(|c| json!({ "date": date(c.open_time), "close": domain::exact(c.close) }))
+            .collect(),
+    )
+}
+
+fn num(d: Decimal) -> Result<Value, Problem> {
+    domain::to_json_number(d).ok_or_else(|| {
+        tracing::error!(value = %d, "a decimal did not convert to a JSON number");
+        Problem::internal()
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render(
+    q: &Question,
+    series: &StoredSeries,
+    used: &[Candle],
+    opening: &Window,
+    current: &Window,
+    f: &domain::Figures,
+    note: Option<String>,
+    currency: &str,
+) -> Result<Value, Problem> {
+    let first = series.candles.first().map(|c| c.open_time);
+    let last = used
+        .last()
+        .map(|c| series.interval.close_time(c.open_time) - chrono::Duration::seconds(1));
+    let graph: Vec<Value> = domain::thin(used, q.max_points)
+        .iter()
+        .map(|c| Ok(json!({ "x": date(c.open_time), "y": num(c.close)? })))
+        .collect::<Result<_, Problem>>()?;
+    let can = f.can_buy_lambo();
+    Ok(json!({
+        "message": {
+            "NUMBERCOINS": num(f.number_coins)?,
+            "PROFIT": num(f.profit)?,
+            "GROWTHFACTOR": num(f.growth_factor)?,
+            "LAMBOS": num(f.lambos)?,
+            "INVESTMENT": num(f.investment)?,
+            "SYMBOL": q.asset.symbol,
+            "GENERATIONDATE": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        },
+        "graph_data": graph,
+        "verdict": if can { "yes" } else { "no" },
+        "can_buy_lambo": can,
+        "summary": format!(
+            "{} {} of {} bought at an average {} {} would be worth {} {} now: {} ({} Lamborghinis at {} {} each).",
+            domain::exact(f.investment.round_dp(2)), currency, q.asset.symbol,
+            domain::exact(f.opening_price.round_dp(2)), currency,
+            domain::exact(f.value_at_sale.round_dp(2)), currency,
+            if can { "yes, you could buy a Lamborghini" } else { "no Lamborghini yet" },
+            domain::exact(f.value_lambos.round_dp(2)),
+            domain::exact(f.lambo_price), currency,
+        ),
+        "value_at_sale": num(f.value_at_sale)?,
+        "value_lambos": num(f.value_lambos)?,
+        "lambo_price": { "amount": domain::exact(f.lambo_price), "currency": currency },
+        "exact": {
+            "number_coins": domain::exact(f.number_coins),
+            "profit": domain::exact(f.profit),
+            "growth_factor": domain::exact(f.growth_factor),
+            "lambos": domain::exact(f.lambos),
+            "investment": domain::exact(f.investment),
+            "value_at_sale": domain::exact(f.value_at_sale),
+            "value_lambos": domain::exact(f.value_lambos),
+            "opening_price": domain::exact(f.opening_price),
+            "current_price": domain::exact(f.current_price),
+        },
+        "first_listing_date": first.map(date),
+        "newest_data_date": last.map(date),
+        "method": {
+            "source": series.source,
+            "pair": series.pair,
+            "interval": series.interval.as_str(),
+            "interval_requested": q.method.interval.as_str(),
+            "since": q.method.since.key(),
+            "window": WINDOW,
+            "candles_used": used.len(),
+            "opening_candles": window_json(opening),
+            "current_candles": window_json(current),
+            "in_progress_candle": "never used: only complete candles are stored and averaged",
+            "formulas": "opening = mean close of opening_candles; current = mean close of current_candles; \
+                         NUMBERCOINS = INVESTMENT / opening; value_at_sale = NUMBERCOINS * current; \
+                         PROFIT = value_at_sale - INVESTMENT; GROWTHFACTOR = PROFIT / INVESTMENT; \
+                         LAMBOS = PROFIT / lambo_price; value_lambos = value_at_sale / lambo_price \
+                         (exact decimals, 28 significant digits)",
+            "note": note,
+        },
+    }))
+}

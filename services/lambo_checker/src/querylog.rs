@@ -1,0 +1,69 @@
+//! The query log, written off the request path: answers are not slowed down by
+//! an insert each, and a Postgres hiccup cannot fail an answer that was already
+//! computed. Entries go through a bounded queue and are written in batches; when
+//! the queue is full they are dropped and counted (`lambo_query_log_dropped`).
+
+use std::time::Duration;
+
+use prometheus_client::metrics::counter::Counter;
+use sqlx::PgPool;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+use crate::storage::{self, NewQuery};
+
+/// Handle for logging queries. Cheap to clone.
+#[derive(Clone)]
+pub struct QueryLog {
+    tx: mpsc::Sender<NewQuery>,
+    dropped: Counter,
+}
+
+impl QueryLog {
+    /// Starts the writer task on `pool`.
+    pub fn start(pool: PgPool, metrics: &common::metrics::Metrics) -> (Self, JoinHandle<()>) {
+        let dropped = metrics.counter(
+            "lambo_query_log_dropped",
+            "Query log entries dropped (queue full or Postgres down)",
+        );
+        let (tx, rx) = mpsc::channel(10_000);
+        let task = tokio::spawn(write_loop(pool, rx, dropped.clone()));
+        (Self { tx, dropped }, task)
+    }
+
+    /// Queues one entry; never waits.
+    pub fn record(&self, q: NewQuery) {
+        if self.tx.try_send(q).is_err() {
+            self.dropped.inc();
+        }
+    }
+}
+
+async fn write_loop(pool: PgPool, mut rx: mpsc::Receiver<NewQuery>, dropped: Counter) {
+    let mut batch = Vec::with_capacity(256);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < 256 {
+            match rx.try_recv() {
+                Ok(q) => batch.push(q),
+                Err(_) => break,
+            }
+        }
+        let mut attempt = 0;
+        loop {
+            match storage::log_queries(&pool, &batch).await {
+                Ok(()) => break,
+                Err(e) if attempt < 3 && common::db::is_unavailable(&e) => {
+                    attempt += 1;
+                    tokio::time::sleep(Duration::from_millis(200 * attempt)).await;
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, n = batch.len(), "query log entries dropped");
+                    dropped.inc_by(batch.len() as u64);
+                    break;
+                }
+            }
+        }
+        batch.clear();
+    }
+}

@@ -1,0 +1,243 @@
+//! Routes of lambo_checker.
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{HttpResponse, web};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::Problem;
+use common::rate_limit::ClientId;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::checker::{Checker, RawQuestion};
+use crate::startup::GrpcBridge;
+use crate::storage::{self, LoggedQuery};
+
+/// The OpenAPI document of lambo_checker.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "lambo_checker",
+        description = "If I had bought coin X for N dollars at the start and sold now, how many \
+                       Lamborghinis would that buy? Computed from stored price history."
+    ),
+    paths(
+        process_request,
+        process_request_grpc,
+        queries,
+        health,
+        status,
+        crate::page::index
+    ),
+    components(schemas(LoggedQuery, Problem))
+)]
+pub struct ApiDoc;
+
+/// Mounts the routes; the analysis routes are rate limited, the health ones are not.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let limited = || from_fn(common::rate_limit::rate_limit);
+    cfg.service(
+        web::resource([
+            "/process_request",
+            "/process_request/",
+            "/api/v1/process_request",
+            "/api/v1/process_request/",
+        ])
+        .wrap(limited())
+        .get(process_request),
+    )
+    .service(
+        web::resource(["/queries", "/queries/"])
+            .wrap(limited())
+            .get(queries),
+    )
+    .service(
+        web::resource(["/api/v1/process_request_grpc", "/api/v1/process_request_grpc/"])
+            .wrap(limited())
+            .get(process_request_grpc),
+    )
+    .service(web::resource("/").wrap(limited()).get(crate::page::index))
+    .service(web::resource("/health").get(health))
+    .service(web::resource("/status").get(status));
+}
+
+/// The answer: the original `{message, graph_data}` shape plus exact figures, the
+/// verdict and the method with the candles averaged. Header `X-Cache: hit|miss`.
+#[utoipa::path(get, path = "/process_request", params(RawQuestion),
+    responses((status = 200, description = "{message: {NUMBERCOINS, PROFIT, GROWTHFACTOR, LAMBOS, INVESTMENT, SYMBOL, GENERATIONDATE}, graph_data: [{x, y}], exact, verdict, method, ...}"),
+              (status = 404, body = Problem, description = "unknown symbol; `supported` lists the known ones"),
+              (status = 422, body = Problem, description = "bad parameter, or fewer than 8 candles"),
+              (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn process_request(
+    checker: web::Data<Checker>,
+    client: ClientId,
+    q: web::Query<RawQuestion>,
+) -> Result<HttpResponse, Problem> {
+    let answer = checker.ask("rest", &client.0, &q).await?;
+    Ok(HttpResponse::Ok()
+        .insert_header(("X-Cache", if answer.cache_hit { "hit" } else { "miss" }))
+        .content_type("application/json")
+        .body(answer.body))
+}
+
+/// Query of `GET /api/v1/process_request_grpc`: the gRPC request's two fields.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct GrpcQuery {
+    /// Coin symbol, as for `/process_request`.
+    symbol: Option<String>,
+    /// Whole USD (the proto's `int32`).
+    investment: Option<String>,
+}
+
+/// The same question asked through the gRPC server; answers the original
+/// `{message, graph_data}` shape that the gRPC response carries.
+#[utoipa::path(get, path = "/api/v1/process_request_grpc", params(GrpcQuery),
+    responses((status = 200, description = "{message, graph_data}"), (status = 404, body = Problem),
+              (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn process_request_grpc(
+    bridge: web::Data<GrpcBridge>,
+    q: web::Query<GrpcQuery>,
+) -> Result<HttpResponse, Problem> {
+    let mut client = bridge.client.clone().ok_or_else(|| {
+        Problem::new(
+            StatusCode::NOT_FOUND,
+            "grpc_disabled",
+            "gRPC is turned off on this service",
+        )
+    })?;
+    // The proto carries an int32: anything else is refused here, as a gRPC client could not send it.
+    let investment = q
+        .investment
+        .as_deref()
+        .unwrap_or_default()
+        .trim()
+        .parse::<i32>()
+        .map_err(|_| {
+            Problem::invalid_field("investment", "must be a whole number of USD from 1 to 2147483647")
+        })?;
+    let req = crate::grpc::pb::ApiRequest {
+        symbol: q.symbol.clone().unwrap_or_default(),
+        investment,
+    };
+    let res = client
+        .process_request(req)
+        .await
+        .map_err(|s| crate::grpc::problem_of(&s))?
+        .into_inner();
+    let parse = |s: &str| {
+        serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
+            tracing::error!(error = %e, "the gRPC answer is not JSON");
+            Problem::new(
+                StatusCode::BAD_GATEWAY,
+                "grpc_failed",
+                "the gRPC server sent an unexpected answer",
+            )
+        })
+    };
+    Ok(HttpResponse::Ok().json(json!({
+        "message": parse(&res.message)?,
+        "graph_data": parse(&res.graph_data)?,
+    })))
+}
+
+/// Query of `GET /queries`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct QueriesQuery {
+    /// 1-100, default 20.
+    page_size: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+fn encode_cursor(id: i64) -> String {
+    URL_SAFE_NO_PAD.encode(format!("q:{id}"))
+}
+
+fn decode_cursor(c: &str) -> Option<i64> {
+    let bytes = URL_SAFE_NO_PAD.decode(c).ok()?;
+    std::str::from_utf8(&bytes).ok()?.strip_prefix("q:")?.parse().ok()
+}
+
+/// The query log, newest first, keyset-paged with an opaque cursor.
+#[utoipa::path(get, path = "/queries", params(QueriesQuery),
+    responses((status = 200, description = "{data: [LoggedQuery], next_cursor, _links}"), (status = 422, body = Problem),
+              (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn queries(
+    checker: web::Data<Checker>,
+    q: web::Query<QueriesQuery>,
+) -> Result<HttpResponse, Problem> {
+    let page_size: i64 = match &q.page_size {
+        None => 20,
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=100).contains(n))
+            .ok_or_else(|| Problem::invalid_field("page_size", "must be an integer from 1 to 100"))?,
+    };
+    let before = match &q.cursor {
+        None => None,
+        Some(c) => Some(
+            decode_cursor(c)
+                .ok_or_else(|| Problem::invalid_field("cursor", "is not a cursor from this API"))?,
+        ),
+    };
+    let mut rows = storage::queries_page(&checker.pool, before, page_size + 1)
+        .await
+        .map_err(common::db::problem)?;
+    let more = rows.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
+    rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
+    let next = if more {
+        rows.last().map(|r| encode_cursor(r.id))
+    } else {
+        None
+    };
+    let next_link = next
+        .as_ref()
+        .map(|c| format!("/queries?cursor={c}&page_size={page_size}"));
+    Ok(HttpResponse::Ok().json(json!({
+        "data": rows,
+        "next_cursor": next,
+        "_links": { "next": next_link },
+    })))
+}
+
+/// The original's liveness answer.
+#[utoipa::path(get, path = "/health", responses((status = 200, description = "{status: \"healthy\"}")))]
+pub async fn health() -> HttpResponse {
+    HttpResponse::Ok().json(json!({ "status": "healthy", "service": "lambo_checker" }))
+}
+
+/// What the service knows: stored series (source, interval, candles, newest) and its settings.
+#[utoipa::path(get, path = "/status", responses((status = 200, description = "{status, series: [...], lambo_price, ...}"), (status = 503, body = Problem)))]
+pub async fn status(
+    checker: web::Data<Checker>,
+    bridge: web::Data<GrpcBridge>,
+) -> Result<HttpResponse, Problem> {
+    let series = storage::series_summary(&checker.pool)
+        .await
+        .map_err(common::db::problem)?;
+    Ok(HttpResponse::build(StatusCode::OK).json(json!({
+        "status": "ok",
+        "service": "lambo_checker",
+        "version": env!("CARGO_PKG_VERSION"),
+        "series": series,
+        "providers": checker.providers.iter().map(|p| p.name()).collect::<Vec<_>>(),
+        "lambo_price": { "amount": crate::domain::exact(checker.lambo_price), "currency": checker.lambo_currency },
+        "cache_ttl_secs": checker.cache_ttl_secs,
+        "supported_symbols": crate::domain::supported_symbols(),
+        "grpc_port": bridge.port,
+    })))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursors_round_trip_and_reject_garbage() {
+        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
+        assert_eq!(decode_cursor("nope"), None);
+        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:1")), None);
+    }
+}

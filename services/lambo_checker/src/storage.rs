@@ -1,0 +1,333 @@
+//! All SQL of lambo_checker (database `lambo`).
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::{PgPool, Row};
+
+use crate::domain::{Candle, Interval, Window};
+
+/// A stored series: which source, which pair, its complete candles (oldest first).
+#[derive(Debug, Clone)]
+pub struct StoredSeries {
+    pub source: String,
+    pub pair: String,
+    pub interval: Interval,
+    pub fetched_at: DateTime<Utc>,
+    pub candles: Vec<Candle>,
+}
+
+/// Stores candles of one series (existing ones keep their value: complete candles
+/// do not change) and marks the series refreshed. Returns how many rows were new.
+#[tracing::instrument(skip_all, fields(symbol, source, interval = interval.as_str(), n = candles.len()))]
+pub async fn store_candles(
+    pool: &PgPool,
+    symbol: &str,
+    source: &str,
+    pair: &str,
+    interval: Interval,
+    candles: &[Candle],
+) -> Result<u64, sqlx::Error> {
+    let times: Vec<DateTime<Utc>> = candles.iter().map(|c| c.open_time).collect();
+    let closes: Vec<Decimal> = candles.iter().map(|c| c.close).collect();
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "insert into candles (symbol, source, pair, interval, open_time, close)
+         select $1, $2, $3, $4, t, c from unnest($5::timestamptz[], $6::numeric[]) as u(t, c)
+         on conflict do nothing",
+    )
+    .bind(symbol)
+    .bind(source)
+    .bind(pair)
+    .bind(interval.as_str())
+    .bind(&times)
+    .bind(&closes)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "insert into series (symbol, source, pair, interval, fetched_at) values ($1, $2, $3, $4, now())
+         on conflict (symbol, source, interval) do update set fetched_at = excluded.fetched_at, pair = excluded.pair",
+    )
+    .bind(symbol)
+    .bind(source)
+    .bind(pair)
+    .bind(interval.as_str())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(inserted)
+}
+
+/// Every stored series of `symbol`, each with its candles: the chosen interval's
+/// first, then the rest (the caller picks). Sources with the most candles come first.
+#[tracing::instrument(skip_all, fields(symbol))]
+pub async fn load_series(pool: &PgPool, symbol: &str) -> Result<Vec<StoredSeries>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select s.source, s.pair, s.interval, s.fetched_at,
+                coalesce(array_agg(c.open_time order by c.open_time) filter (where c.open_time is not null), '{}') as times,
+                coalesce(array_agg(c.close order by c.open_time) filter (where c.open_time is not null), '{}') as closes
+         from series s
+         left join candles c on c.symbol = s.symbol and c.source = s.source and c.interval = s.interval
+         where s.symbol = $1
+         group by s.source, s.pair, s.interval, s.fetched_at
+         order by count(c.open_time) desc, s.source",
+    )
+    .bind(symbol)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let interval: String = row.try_get("interval")?;
+        let Some(interval) = Interval::parse(&interval) else {
+            continue;
+        };
+        let times: Vec<DateTime<Utc>> = row.try_get("times")?;
+        let closes: Vec<Decimal> = row.try_get("closes")?;
+        out.push(StoredSeries {
+            source: row.try_get("source")?,
+            pair: row.try_get("pair")?,
+            interval,
+            fetched_at: row.try_get("fetched_at")?,
+            candles: times
+                .into_iter()
+                .zip(closes)
+                .map(|(open_time, close)| Candle { open_time, close })
+                .collect(),
+        });
+    }
+    Ok(out)
+}
+
+/// The stored opening window of a series and start, if one was stored.
+pub async fn opening(
+    pool: &PgPool,
+    symbol: &str,
+    source: &str,
+    interval: Interval,
+    since: DateTime<Utc>,
+) -> Result<Option<Window>, sqlx::Error> {
+    let row = sqlx::query(
+        "select opening, open_times, closes from opening_averages
+         where symbol = $1 and source = $2 and interval = $3 and since = $4",
+    )
+    .bind(symbol)
+    .bind(source)
+    .bind(interval.as_str())
+    .bind(since)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let times: Vec<DateTime<Utc>> = row.try_get("open_times")?;
+    let closes: Vec<Decimal> = row.try_get("closes")?;
+    Ok(Some(Window {
+        mean: row.try_get("opening")?,
+        candles: times
+            .into_iter()
+            .zip(closes)
+            .map(|(open_time, close)| Candle { open_time, close })
+            .collect(),
+    }))
+}
+
+/// Stores an opening window for good; the first one stored wins.
+pub async fn store_opening(
+    pool: &PgPool,
+    symbol: &str,
+    source: &str,
+    interval: Interval,
+    since: DateTime<Utc>,
+    window: &Window,
+) -> Result<(), sqlx::Error> {
+    let times: Vec<DateTime<Utc>> = window.candles.iter().map(|c| c.open_time).collect();
+    let closes: Vec<Decimal> = window.candles.iter().map(|c| c.close).collect();
+    sqlx::query(
+        "insert into opening_averages (symbol, source, interval, since, opening, open_times, closes)
+         values ($1, $2, $3, $4, $5, $6, $7) on conflict do nothing",
+    )
+    .bind(symbol)
+    .bind(source)
+    .bind(interval.as_str())
+    .bind(since)
+    .bind(window.mean)
+    .bind(&times)
+    .bind(&closes)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// True when a file with this content hash was imported before.
+pub async fn was_imported(pool: &PgPool, sha256: &str) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("select exists(select 1 from imports where sha256 = $1)")
+        .bind(sha256)
+        .fetch_one(pool)
+        .await
+}
+
+/// Records an import (a concurrent second importer's row is ignored).
+pub async fn record_import(pool: &PgPool, sha256: &str, name: &str, rows: i32) -> Result<(), sqlx::Error> {
+    sqlx::query("insert into imports (sha256, name, rows) values ($1, $2, $3) on conflict do nothing")
+        .bind(sha256)
+        .bind(name)
+        .bind(rows)
+        .execute(pool)
+        .await?;
+    Ok(())
+}
+
+/// One logged query, as written.
+#[derive(Debug, Clone)]
+pub struct NewQuery {
+    pub channel: &'static str,
+    pub client: String,
+    pub symbol_raw: Option<String>,
+    pub symbol: Option<String>,
+    pub investment: Option<String>,
+    pub method: Option<String>,
+    pub status: u16,
+    pub outcome: String,
+    pub cache_hit: bool,
+    /// The answer, for successful queries (the results table).
+    pub result: Option<(Decimal, Decimal, serde_json::Value)>,
+}
+
+/// Writes a batch of log entries (and their results) in one transaction, with
+/// one statement per table whatever the batch size: ids are drawn first, so the
+/// results can name their queries without relying on the order of `RETURNING`.
+#[tracing::instrument(skip_all, fields(n = batch.len()))]
+pub async fn log_queries(pool: &PgPool, batch: &[NewQuery]) -> Result<(), sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
+    let ids: Vec<i64> = sqlx::query_scalar("select nextval('queries_id_seq') from generate_series(1, $1)")
+        .bind(n)
+        .fetch_all(&mut *tx)
+        .await?;
+    let col = |f: fn(&NewQuery) -> Option<String>| batch.iter().map(f).collect::<Vec<_>>();
+    sqlx::query(
+        "insert into queries (id, channel, client, symbol_raw, symbol, investment, method, status, outcome, cache_hit)
+         select * from unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                              $8::int2[], $9::text[], $10::bool[])",
+    )
+    .bind(&ids)
+    .bind(batch.iter().map(|q| q.channel).collect::<Vec<_>>())
+    .bind(batch.iter().map(|q| q.client.as_str()).collect::<Vec<_>>())
+    .bind(col(|q| q.symbol_raw.clone()))
+    .bind(col(|q| q.symbol.clone()))
+    .bind(col(|q| q.investment.clone()))
+    .bind(col(|q| q.method.clone()))
+    .bind(batch.iter().map(|q| i16::try_from(q.status).unwrap_or(i16::MAX)).collect::<Vec<_>>())
+    .bind(batch.iter().map(|q| q.outcome.as_str()).collect::<Vec<_>>())
+    .bind(batch.iter().map(|q| q.cache_hit).collect::<Vec<_>>())
+    .execute(&mut *tx)
+    .await?;
+    let mut r_ids = Vec::new();
+    let mut r_symbols = Vec::new();
+    let mut r_investments = Vec::new();
+    let mut r_lambos = Vec::new();
+    let mut r_responses = Vec::new();
+    for (id, q) in ids.iter().zip(batch) {
+        if let (Some((investment, lambos, response)), Some(symbol)) = (&q.result, &q.symbol) {
+            r_ids.push(*id);
+            r_symbols.push(symbol.as_str());
+            r_investments.push(*investment);
+            r_lambos.push(*lambos);
+            r_responses.push(response.clone());
+        }
+    }
+    if !r_ids.is_empty() {
+        sqlx::query(
+            "insert into results (query_id, symbol, investment, lambos, response)
+             select * from unnest($1::int8[], $2::text[], $3::numeric[], $4::numeric[], $5::jsonb[])",
+        )
+        .bind(&r_ids)
+        .bind(&r_symbols)
+        .bind(&r_investments)
+        .bind(&r_lambos)
+        .bind(&r_responses)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await
+}
+
+/// A logged query as listed by `GET /queries`.
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
+pub struct LoggedQuery {
+    pub id: i64,
+    pub created_at: DateTime<Utc>,
+    /// `rest` or `grpc`.
+    pub channel: String,
+    pub symbol_raw: Option<String>,
+    pub symbol: Option<String>,
+    pub investment: Option<String>,
+    pub method: Option<String>,
+    pub status: i16,
+    pub outcome: String,
+    pub cache_hit: bool,
+    /// LAMBOS of the answer, for successful queries (exact).
+    pub lambos: Option<String>,
+}
+
+/// Up to `limit` queries with `id < before` (newest first): a keyset page.
+pub async fn queries_page(
+    pool: &PgPool,
+    before: Option<i64>,
+    limit: i64,
+) -> Result<Vec<LoggedQuery>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select q.id, q.created_at, q.channel, q.symbol_raw, q.symbol, q.investment, q.method, q.status,
+                q.outcome, q.cache_hit, r.lambos
+         from queries q left join results r on r.query_id = q.id
+         where q.id < $1 order by q.id desc limit $2",
+    )
+    .bind(before.unwrap_or(i64::MAX))
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(LoggedQuery {
+                id: r.try_get("id")?,
+                created_at: r.try_get("created_at")?,
+                channel: r.try_get("channel")?,
+                symbol_raw: r.try_get("symbol_raw")?,
+                symbol: r.try_get("symbol")?,
+                investment: r.try_get("investment")?,
+                method: r.try_get("method")?,
+                status: r.try_get("status")?,
+                outcome: r.try_get("outcome")?,
+                cache_hit: r.try_get("cache_hit")?,
+                lambos: r
+                    .try_get::<Option<Decimal>, _>("lambos")?
+                    .map(|d| d.normalize().to_string()),
+            })
+        })
+        .collect()
+}
+
+/// Stored series and candle counts, for `/status`.
+pub async fn series_summary(pool: &PgPool) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select s.symbol, s.source, s.pair, s.interval, s.fetched_at, count(c.open_time) as n,
+                min(c.open_time) as first, max(c.open_time) as last
+         from series s left join candles c
+           on c.symbol = s.symbol and c.source = s.source and c.interval = s.interval
+         group by s.symbol, s.source, s.pair, s.interval, s.fetched_at order by s.symbol, s.source, s.interval",
+    )
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(serde_json::json!({
+                "symbol": r.try_get::<String, _>("symbol")?,
+                "source": r.try_get::<String, _>("source")?,
+                "pair": r.try_get::<String, _>("pair")?,
+                "interval": r.try_get::<String, _>("interval")?,
+                "refreshed_at": r.try_get::<DateTime<Utc>, _>("fetched_at")?,
+                "candles": r.try_get::<i64, _>("n")?,
+                "first_candle": r.try_get::<Option<DateTime<Utc>>, _>("first")?,
+                "last_candle": r.try_get::<Option<DateTime<Utc>>, _>("last")?,
+            }))
+        })
+        .collect()
+}

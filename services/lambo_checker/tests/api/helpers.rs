@@ -1,0 +1,85 @@
+use common::testing;
+use lambo_checker::Settings;
+use serde_json::Value;
+use sqlx::PgPool;
+use wiremock::MockServer;
+
+pub use common::testing::assert_problem;
+
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    pub pool: PgPool,
+    pub kraken: MockServer,
+    _handle: common::http::ServiceHandle,
+}
+
+/// Settings on a free port with a database and Redis prefix of its own, Kraken at
+/// `kraken_url`, and a high rate limit for the `test-key` API key.
+pub fn test_settings(kraken_url: &str) -> Settings {
+    testing::init_tracing();
+    let mut s = Settings {
+        pg: testing::pg_settings("lambo"),
+        redis: testing::redis_settings(),
+        common: testing::common_settings(),
+        ..Settings::default()
+    };
+    s.http.port = 0;
+    s.http.host = "127.0.0.1".into();
+    s.grpc.port = 0;
+    s.grpc.host = "127.0.0.1".into();
+    s.provider_urls.kraken = kraken_url.to_string();
+    // Only Kraken unless a test says otherwise; the others are never reached for real.
+    s.providers = vec![lambo_checker::providers::ProviderKind::Kraken];
+    s.provider_urls.binance = common::testing::dead_url();
+    s.provider_urls.coingecko = common::testing::dead_url();
+    s.rate_limit.api_keys = vec!["test-key=1000000".into()];
+    // Tests mount their provider answers after start; a warm-up would race them.
+    s.warm_up = false;
+    s
+}
+
+/// lambo_checker with a wiremock Kraken (nothing mounted: every call 404s until a test mounts one).
+pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+    let kraken = MockServer::start().await;
+    let mut settings = test_settings(&kraken.uri());
+    tweak(&mut settings);
+    let pool = common::db::connect(&settings.pg, &lambo_checker::MIGRATOR)
+        .await
+        .unwrap();
+    let handle = lambo_checker::build_with_pool(settings, pool.clone())
+        .await
+        .unwrap();
+    TestApp {
+        address: handle.url(),
+        client: reqwest::Client::new(),
+        pool,
+        kraken,
+        _handle: handle,
+    }
+}
+
+impl TestApp {
+    pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
+        self.client
+            .get(format!("{}{path_and_query}", self.address))
+            .header("x-api-key", "test-key")
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// `GET /process_request?<query>` that must answer 200.
+    pub async fn ask(&self, query: &str) -> Value {
+        let res = self.get(&format!("/process_request?{query}")).await;
+        let status = res.status();
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(status, 200, "{query}: {body}");
+        body
+    }
+}
+
+/// One Kraken OHLC row in the documented shape: `[time, open, high, low, close, vwap, volume, count]`.
+pub fn kraken_row(time: i64, close: &str) -> Value {
+    serde_json::json!([time, close, close, close, close, close, "12.5", 100])
+}

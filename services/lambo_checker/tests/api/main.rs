@@ -1,0 +1,10 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod answers;
+mod bad_input;
+mod grpc;
+mod helpers;
+mod kraken;
+mod page;
+mod providers;
+mod routes;

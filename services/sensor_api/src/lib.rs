@@ -1,0 +1,38 @@
+//! # sensor_api (port 8080, public, database `sensors`)
+//!
+//! Ingests IoT sensor readings and answers questions about them. Replaces a Flask
+//! service that re-parsed one static JSON file on every call.
+//!
+//! Routes (all rate limited per client in Redis, every list keyset-paged with an
+//! opaque cursor):
+//! - `POST /api/v1/readings` (API key with the `ingest` right): a streamed upload
+//!   in the original JSON shape, NDJSON or CSV (long or wide); bad rows come back
+//!   with their position and reason, `?strict=true` stores nothing when any is bad.
+//! - `GET /api/v1/devices`, `GET /api/v1/devices/{device}/parameters`,
+//!   `GET /api/v1/devices/{device}/latest`, `GET /api/v1/readings`.
+//! - `GET /api/v1/aggregate`: UTC-aligned buckets, avg/min/max/sum/count for
+//!   numeric parameters, first/last/count/distinct for text ones, gap filling.
+//! - The original routes: `GET /api/v1/core/process_request` (now paged),
+//!   `GET /api/v1/core/restricted` (API key with the `restricted` right), `GET /status`.
+//!
+//! Data owned: the Postgres database `sensors` (`series`: one row per device and
+//! parameter with its learned type and counters; `readings`: exact values and
+//! instants with their original UTC offsets; `rollup_hourly`). Redis holds only
+//! rate-limit counters. Calls Postgres, Redis and `health_check` (reports).
+//!
+//! The same ingest runs from the command line: the `sensor_ingest` binary and
+//! `delos sensors import` (see [`cli`]).
+
+pub mod cli;
+pub mod config;
+pub mod domain;
+pub mod ingest;
+mod routes;
+pub mod startup;
+pub mod storage;
+
+pub use config::Settings;
+pub use startup::build;
+
+/// Migrations of the `sensors` database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");

@@ -1,0 +1,226 @@
+//! sensor_api routes, and what they share: API-key rights, limits, readings on the wire.
+
+mod aggregate;
+mod ingest;
+mod original;
+mod query;
+
+use actix_web::http::StatusCode;
+use actix_web::middleware::from_fn;
+use actix_web::{HttpRequest, web};
+use chrono::{DateTime, Utc};
+use common::Problem;
+use serde::Serialize;
+
+use crate::config::Right;
+use crate::domain::{self, Kind, OutValue};
+use crate::startup::State;
+
+/// The OpenAPI document of sensor_api.
+#[derive(utoipa::OpenApi)]
+#[openapi(
+    info(
+        title = "sensor_api",
+        description = "IoT sensor readings: streamed ingest (JSON, NDJSON, CSV), exact values, \
+                       timestamps with their original offsets, keyset-paged queries and UTC-aligned aggregates."
+    ),
+    paths(
+        ingest::post_readings,
+        query::get_devices,
+        query::get_parameters,
+        query::get_readings,
+        query::get_latest,
+        aggregate::get_aggregate,
+        original::process_request,
+        original::restricted,
+        original::status
+    ),
+    components(schemas(
+        ReadingOut,
+        crate::ingest::Summary,
+        crate::ingest::Rejection,
+        crate::domain::Kind,
+        Problem
+    )),
+    modifiers(&ApiKeyScheme)
+)]
+pub struct ApiDoc;
+
+/// Declares the `api_key` scheme (`X-API-Key` header) uploads and `restricted` refer to.
+struct ApiKeyScheme;
+
+impl utoipa::Modify for ApiKeyScheme {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+    }
+}
+
+/// Mounts every route, each behind the rate limiter (the standard routes are not).
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let limited = || from_fn(common::rate_limit::rate_limit);
+    cfg.service(
+        web::resource("/api/v1/readings")
+            .wrap(limited())
+            .post(ingest::post_readings)
+            .get(query::get_readings),
+    )
+    .service(
+        web::resource("/api/v1/devices")
+            .wrap(limited())
+            .get(query::get_devices),
+    )
+    .service(
+        web::resource("/api/v1/devices/{device}/parameters")
+            .wrap(limited())
+            .get(query::get_parameters),
+    )
+    .service(
+        web::resource("/api/v1/devices/{device}/latest")
+            .wrap(limited())
+            .get(query::get_latest),
+    )
+    .service(
+        web::resource("/api/v1/aggregate")
+            .wrap(limited())
+            .get(aggregate::get_aggregate),
+    )
+    .service(
+        web::resource(["/api/v1/core/process_request", "/api/v1/core/process_request/"])
+            .wrap(limited())
+            .get(original::process_request),
+    )
+    .service(
+        web::resource(["/api/v1/core/restricted", "/api/v1/core/restricted/"])
+            .wrap(limited())
+            .get(original::restricted),
+    )
+    .service(web::resource("/status").wrap(limited()).get(original::status));
+}
+
+/// Admits the caller when its `X-API-Key` carries `right`: 401 without a known
+/// key, 403 with a key that lacks the right.
+pub fn require(req: &HttpRequest, state: &State, right: Right) -> Result<(), Problem> {
+    let key = req
+        .headers()
+        .get("x-api-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|k| !k.is_empty());
+    let Some(rights) = key.and_then(|k| state.keys.get(k)) else {
+        return Err(Problem::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "a valid API key is required (X-API-Key)",
+        ));
+    };
+    if !rights.contains(&right) {
+        return Err(Problem::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this API key lacks the {:?} right", right.as_str()),
+        )
+        .with("right", right.as_str()));
+    }
+    Ok(())
+}
+
+/// Parses a page size: `default` when absent, else 1..=`max`.
+pub fn parse_limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, Problem> {
+    match value {
+        None => Ok(default),
+        Some(s) => s
+            .parse::<i64>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| Problem::invalid_field("limit", format!("must be an integer from 1 to {max}"))),
+    }
+}
+
+/// Parses an optional query time named `field`.
+pub fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, Problem> {
+    value
+        .map(|s| domain::parse_query_time(s).map_err(|e| Problem::invalid_field(field, e)))
+        .transpose()
+}
+
+/// Checks `from` < `to` when both are given.
+pub fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Result<(), Problem> {
+    if let (Some(f), Some(t)) = (from, to)
+        && f >= t
+    {
+        return Err(Problem::invalid_field("from", "must be before to"));
+    }
+    Ok(())
+}
+
+/// The problem for a cursor this service did not hand out.
+pub fn bad_cursor() -> Problem {
+    Problem::invalid_field(
+        "cursor",
+        "is not a cursor this service handed out (for this query)",
+    )
+}
+
+/// 404 naming the unknown device.
+pub fn unknown_device(device: &str) -> Problem {
+    Problem::new(
+        StatusCode::NOT_FOUND,
+        "unknown_device",
+        format!("device: no readings of device {device:?} are stored"),
+    )
+    .with(
+        "errors",
+        serde_json::json!([{ "field": "device", "message": "unknown device" }]),
+    )
+}
+
+/// A reading on the wire.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ReadingOut {
+    pub device: String,
+    pub parameter: String,
+    #[serde(rename = "type")]
+    pub kind: Kind,
+    /// A JSON number (exactly the digits ingested) or a string, as `type` says.
+    #[schema(value_type = Object)]
+    pub value: OutValue,
+    /// In the original UTC offset, with microseconds.
+    pub timestamp: String,
+    /// The same instant in UTC.
+    pub timestamp_utc: String,
+    /// The original offset, `+02:00`.
+    pub utc_offset: String,
+}
+
+impl ReadingOut {
+    /// Builds the wire form.
+    pub fn new(device: &str, parameter: &str, kind: Kind, r: &crate::storage::Stored) -> Self {
+        Self {
+            device: device.to_string(),
+            parameter: parameter.to_string(),
+            kind,
+            value: r.value.clone(),
+            timestamp: domain::format_local(r.at, r.offset),
+            timestamp_utc: domain::format_utc(r.at),
+            utc_offset: domain::format_offset(r.offset),
+        }
+    }
+}
+
+/// Percent-encodes a query value for `_links`.
+pub fn enc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}

@@ -1,0 +1,159 @@
+//! The original service's routes: `process_request` (now paged, values typed),
+//! `restricted` (API key with the `restricted` right) and `/status`.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::DateTime;
+use common::Problem;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::{bad_cursor, parse_limit, require};
+use crate::config::Right;
+use crate::domain::{self, Kind, OutValue};
+use crate::startup::State;
+use crate::storage;
+
+/// Query of `GET /api/v1/core/process_request`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct ProcessParams {
+    /// 1-10000, default 1000.
+    limit: Option<String>,
+    /// `next_cursor` of the previous page.
+    cursor: Option<String>,
+    /// `array` (default) or `string`: the records as a JSON-encoded string, as
+    /// the original sent them.
+    graph_data: Option<String>,
+}
+
+/// One record in the original's fields (`device_id`, `parameter`, `timestamp`,
+/// `value`, `type`), plus the UTC form and offset.
+#[derive(Debug, Serialize)]
+struct Record {
+    device_id: String,
+    parameter: String,
+    timestamp: String,
+    timestamp_utc: String,
+    utc_offset: String,
+    value: OutValue,
+    #[serde(rename = "type")]
+    kind: Kind,
+}
+
+/// `graph_data` as an array, or as the string old clients parse themselves.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+enum GraphData {
+    Array(Vec<Record>),
+    Text(String),
+}
+
+#[derive(Debug, Serialize)]
+struct ProcessAnswer {
+    message: &'static str,
+    graph_data: GraphData,
+    next_cursor: Option<String>,
+    #[serde(rename = "_links")]
+    links: serde_json::Value,
+}
+
+/// Every stored reading, page by page, in the original's record fields.
+#[utoipa::path(get, path = "/api/v1/core/process_request", params(ProcessParams),
+    responses((status = 200, description = "{message: \"Data available\", graph_data: [record] (or a JSON string with graph_data=string), next_cursor}"),
+              (status = 422, body = Problem), (status = 429, body = Problem)))]
+pub async fn process_request(
+    state: web::Data<State>,
+    q: web::Query<ProcessParams>,
+) -> Result<HttpResponse, Problem> {
+    let limit = parse_limit(q.limit.as_deref(), 1000, 10_000)?;
+    let as_string = match q.graph_data.as_deref() {
+        None | Some("array") => false,
+        Some("string") => true,
+        Some(_) => return Err(Problem::invalid_field("graph_data", "must be array or string")),
+    };
+    let after = match q.cursor.as_deref() {
+        None => None,
+        Some(c) => {
+            let p = domain::decode_cursor(c, 3).ok_or_else(bad_cursor)?;
+            if p[0] != "r" {
+                return Err(bad_cursor());
+            }
+            let sid: i32 = p[1].parse().map_err(|_| bad_cursor())?;
+            let micros: i64 = p[2].parse().map_err(|_| bad_cursor())?;
+            Some((
+                sid,
+                DateTime::from_timestamp_micros(micros).ok_or_else(bad_cursor)?,
+            ))
+        }
+    };
+    let mut rows = storage::records(&state.pool, after, limit + 1)
+        .await
+        .map_err(common::db::problem)?;
+    let keep = usize::try_from(limit).unwrap_or(usize::MAX);
+    let next = if rows.len() > keep {
+        rows.truncate(keep);
+        rows.last().map(|r| {
+            domain::encode_cursor(&[
+                "r",
+                &r.reading.series_id.to_string(),
+                &r.reading.at.timestamp_micros().to_string(),
+            ])
+        })
+    } else {
+        None
+    };
+    let records: Vec<Record> = rows
+        .into_iter()
+        .map(|r| Record {
+            timestamp: domain::format_local(r.reading.at, r.reading.offset),
+            timestamp_utc: domain::format_utc(r.reading.at),
+            utc_offset: domain::format_offset(r.reading.offset),
+            device_id: r.device,
+            parameter: r.parameter,
+            value: r.reading.value,
+            kind: r.kind,
+        })
+        .collect();
+    let graph_data = if as_string {
+        GraphData::Text(serde_json::to_string(&records).map_err(|_| Problem::internal())?)
+    } else {
+        GraphData::Array(records)
+    };
+    let next_link = next.as_ref().map(|c| {
+        let mut l = format!("/api/v1/core/process_request?limit={limit}&cursor={c}");
+        if as_string {
+            l.push_str("&graph_data=string");
+        }
+        l
+    });
+    Ok(HttpResponse::Ok().json(ProcessAnswer {
+        message: "Data available",
+        graph_data,
+        next_cursor: next,
+        links: json!({ "next": next_link }),
+    }))
+}
+
+/// The original's auth check: an API key with the `restricted` right.
+#[utoipa::path(get, path = "/api/v1/core/restricted",
+    responses((status = 200, description = "{\"message\": \"Successful Auth\"}"),
+              (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
+    security(("api_key" = [])))]
+pub async fn restricted(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    require(&req, &state, Right::Restricted)?;
+    Ok(HttpResponse::Ok().json(json!({ "message": "Successful Auth" })))
+}
+
+/// Service status and what is stored.
+#[utoipa::path(get, path = "/status",
+    responses((status = 200, description = "{status, service, devices, parameters, readings}"),
+              (status = 429, body = Problem), (status = 503, body = Problem)))]
+pub async fn status(state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    let (devices, parameters, readings) = storage::totals(&state.pool).await.map_err(common::db::problem)?;
+    Ok(HttpResponse::Ok().json(json!({
+        "status": "ok",
+        "service": "sensor_api",
+        "devices": devices,
+        "parameters": parameters,
+        "readings": readings,
+    })))
+}

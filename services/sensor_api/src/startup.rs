@@ -1,0 +1,71 @@
+//! Wiring: the pool, the rate limiter, the reporter, the server.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use common::health::Reporter;
+use common::http::{AppContext, ServiceHandle};
+use common::rate_limit::RateLimiter;
+use sqlx::PgPool;
+use utoipa::OpenApi;
+
+use crate::config::{Right, Settings};
+use crate::{MIGRATOR, routes};
+
+/// What handlers share.
+pub struct State {
+    pub pool: PgPool,
+    /// API key → its rights.
+    pub keys: HashMap<String, Vec<Right>>,
+    pub max_upload_bytes: u64,
+    pub max_points: i64,
+}
+
+/// Builds sensor_api: creates and migrates its database, then serves.
+pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
+    settings.validate()?;
+    let pool = common::db::connect(&settings.pg, &MIGRATOR).await?;
+    let keys = settings.key_rights()?;
+    if keys.is_empty() {
+        tracing::warn!(
+            "DELOS_SENSOR_API__API_KEYS is not set: POST /api/v1/readings and /api/v1/core/restricted \
+             refuse every call (import files with `delos sensors import` instead)"
+        );
+    }
+    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let redis = common::redis::connect(&settings.redis)?;
+    let limiter = RateLimiter::new(
+        redis.clone(),
+        &format!("{}sensor_api:", settings.redis.key_prefix),
+        settings.rate_limit.per_minute,
+        settings.rate_limit.key_limits()?,
+    );
+    let mut ctx = AppContext::new(
+        "sensor_api",
+        routes::ApiDoc::openapi(),
+        &settings.http,
+        settings.common.service_token.clone(),
+    );
+    ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis);
+    let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
+    let state = actix_web::web::Data::new(State {
+        pool,
+        keys,
+        max_upload_bytes: settings.max_upload_bytes,
+        max_points: settings.max_points,
+    });
+    // The reporter's queue closes when its last handle drops; the app keeps one.
+    let reporter = actix_web::web::Data::new(reporter);
+    let limiter = actix_web::web::Data::new(limiter);
+    let listener = common::http::bind(&settings.http)?;
+    let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
+        cfg.app_data(state.clone())
+            .app_data(limiter.clone())
+            .app_data(reporter.clone())
+            .configure(routes::configure);
+    })?;
+    if let Some(task) = reporter_task {
+        handle.add_task(task);
+    }
+    Ok(handle)
+}

@@ -1,0 +1,8 @@
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod aggregate;
+mod auth_and_limits;
+mod bad_rows;
+mod helpers;
+mod queries;
+mod seed;
