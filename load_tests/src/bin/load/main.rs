@@ -3,13 +3,14 @@
 //! Every goose option works as goose documents it (`--users`, `--hatch-rate`,
 //! `--run-time`, `--report-file`, `--scenarios` …). On top:
 //! - `--weight NAME=N` (repeatable): the weight of scenario `orders`, `paging` or
-//!   `health` (0 leaves it out);
+//!   `health`, `lambo`, `sensors` (0 leaves it out);
 //! - `--faults`: faults are being injected, so 503 (with `Retry-After`) is an expected
 //!   answer and requests without an answer are allowed; 500 never is;
 //! - `--summary FILE`: the figures and checks as JSON.
 //!
 //! Where the stack is comes from the environment (`scripts/load` sets it):
-//! `LOAD_CREATE_URL`, `LOAD_FETCH_URL`, `LOAD_HEALTH_URL`, `LOAD_API_KEY`,
+//! `LOAD_CREATE_URL`, `LOAD_FETCH_URL`, `LOAD_HEALTH_URL`, `LOAD_LAMBO_URL` and
+//! `LOAD_SENSOR_URL` (unset: those scenarios are left out), `LOAD_API_KEY`,
 //! `LOAD_SERVICE_TOKEN`, `LOAD_ORDERS_DB` (Postgres URL of db_proxy's database),
 //! `LOAD_CAP_SATOSHIS` (default 100 BTC).
 //!
@@ -87,6 +88,8 @@ async fn run() -> anyhow::Result<bool> {
         create_url: env("LOAD_CREATE_URL", "http://127.0.0.1:8001"),
         fetch_url: env("LOAD_FETCH_URL", "http://127.0.0.1:8020"),
         health_url: env("LOAD_HEALTH_URL", "http://127.0.0.1:8050"),
+        lambo_url: env("LOAD_LAMBO_URL", ""),
+        sensor_url: env("LOAD_SENSOR_URL", ""),
         api_key: env("LOAD_API_KEY", "load"),
         service_token: env("LOAD_SERVICE_TOKEN", ""),
         faults: flags.faults,

@@ -16,6 +16,9 @@ pub struct Target {
     pub create_url: String,
     pub fetch_url: String,
     pub health_url: String,
+    /// lambo_checker and sensor_api; empty leaves their scenarios out.
+    pub lambo_url: String,
+    pub sensor_url: String,
     /// `X-API-Key` given a high limit through `rate_limit.api_keys`.
     pub api_key: String,
     /// The shared service token (health reports are an internal, mutating call).
@@ -39,6 +42,8 @@ fn target() -> &'static Target {
         create_url: String::new(),
         fetch_url: String::new(),
         health_url: String::new(),
+        lambo_url: String::new(),
+        sensor_url: String::new(),
         api_key: String::new(),
         service_token: String::new(),
         faults: false,
@@ -100,8 +105,59 @@ pub fn scenarios(weights: &dyn Fn(&str, usize) -> usize) -> Result<Vec<Scenario>
         .register_transaction(transaction!(post_report).set_name("post report").set_weight(3)?)
         .register_transaction(transaction!(get_services).set_name("services").set_weight(1)?)
         .register_transaction(transaction!(get_reports).set_name("reports").set_weight(1)?);
+    let lambo = scenario!("lambo")
+        .register_transaction(
+            transaction!(lambo_cached)
+                .set_name("lambo cached")
+                .set_weight(4)?,
+        )
+        .register_transaction(
+            transaction!(lambo_uncached)
+                .set_name("lambo uncached")
+                .set_weight(2)?,
+        )
+        .register_transaction(
+            transaction!(lambo_unknown)
+                .set_name("lambo unknown symbol")
+                .set_weight(1)?,
+        )
+        .register_transaction(
+            transaction!(lambo_grpc)
+                .set_name("lambo through gRPC")
+                .set_weight(1)?,
+        );
+    let sensors = scenario!("sensors")
+        .register_transaction(transaction!(sensor_ingest).set_name("sensor seed").set_on_start())
+        .register_transaction(
+            transaction!(sensor_ingest)
+                .set_name("sensor ingest")
+                .set_weight(1)?,
+        )
+        .register_transaction(
+            transaction!(sensor_range)
+                .set_name("sensor range")
+                .set_weight(3)?,
+        )
+        .register_transaction(
+            transaction!(sensor_latest)
+                .set_name("sensor latest")
+                .set_weight(2)?,
+        )
+        .register_transaction(
+            transaction!(sensor_aggregate)
+                .set_name("sensor aggregate")
+                .set_weight(2)?,
+        );
+    let t = target();
+    let mut all = vec![(orders, 6), (paging, 3), (health, 1)];
+    if !t.lambo_url.is_empty() {
+        all.push((lambo, 2));
+    }
+    if !t.sensor_url.is_empty() {
+        all.push((sensors, 2));
+    }
     let mut out = Vec::new();
-    for (s, default) in [(orders, 6), (paging, 3), (health, 1)] {
+    for (s, default) in all {
         let w = weights(&s.name, default);
         if w > 0 {
             out.push(s.set_weight(w)?);
@@ -515,4 +571,202 @@ async fn get_reports(user: &mut GooseUser) -> TransactionResult {
     let url = format!("{}/reports?service=load_tests&limit=20", target().health_url);
     send(user, "GET /reports", GooseMethod::Get, &url, None, &[], &[200]).await?;
     Ok(())
+}
+
+async fn lambo_get(user: &mut GooseUser, route: &str, query: &str, expected: &[u16]) -> TransactionResult {
+    let url = format!("{}{query}", target().lambo_url);
+    let a = send(
+        user,
+        route,
+        GooseMethod::Get,
+        &url,
+        None,
+        &api_headers(),
+        expected,
+    )
+    .await?;
+    if a.status == 200 && a.body["message"]["NUMBERCOINS"].as_f64().is_none() {
+        record().violation(format!("{route}: 200 without message.NUMBERCOINS"));
+    }
+    Ok(())
+}
+
+async fn lambo_cached(user: &mut GooseUser) -> TransactionResult {
+    lambo_get(
+        user,
+        "GET /process_request (cached)",
+        "/process_request?symbol=BTC&investment=500",
+        &[200],
+    )
+    .await
+}
+
+async fn lambo_uncached(user: &mut GooseUser) -> TransactionResult {
+    let s = session(user);
+    s.n += 1;
+    let q = format!(
+        "/process_request?symbol=xbt&investment={}.{:02}",
+        100 + s.n % 100_000,
+        s.n % 100
+    );
+    lambo_get(user, "GET /process_request (uncached)", &q, &[200]).await
+}
+
+async fn lambo_unknown(user: &mut GooseUser) -> TransactionResult {
+    lambo_get(
+        user,
+        "GET /process_request (unknown symbol)",
+        "/process_request?symbol=NOPE&investment=500",
+        &[404],
+    )
+    .await
+}
+
+async fn lambo_grpc(user: &mut GooseUser) -> TransactionResult {
+    lambo_get(
+        user,
+        "GET /api/v1/process_request_grpc",
+        "/api/v1/process_request_grpc?symbol=BTC&investment=500",
+        &[200],
+    )
+    .await
+}
+
+fn sensor_device(user: &GooseUser) -> String {
+    format!("load.{}.{}", target().run_id, user.weighted_users_index)
+}
+
+/// A small NDJSON upload: 20 numeric and 2 text readings, new timestamps each time.
+async fn sensor_ingest(user: &mut GooseUser) -> TransactionResult {
+    let device = sensor_device(user);
+    let s = session(user);
+    s.n += 1;
+    let base = 1_700_000_000 + (s.n as i64) * 1_200;
+    let mut body = String::new();
+    for i in 0..20 {
+        body.push_str(&format!(
+            r#"{{"device":"{device}","parameter":"temp","timestamp":"{}","value":{}.5,"type":"numeric"}}"#,
+            chrono_like(base + i * 60),
+            15 + (i % 10)
+        ));
+        body.push('\n');
+    }
+    for (i, state) in [(0, "open"), (1, "closed")] {
+        body.push_str(&format!(
+            r#"{{"device":"{device}","parameter":"state","timestamp":"{}","value":"{state}","type":"text"}}"#,
+            chrono_like(base + i * 600),
+        ));
+        body.push('\n');
+    }
+    let url = format!("{}/api/v1/readings", target().sensor_url);
+    let mut rb = user.get_request_builder(&GooseMethod::Post, &url)?;
+    rb = rb
+        .header("x-api-key", target().api_key.as_str())
+        .header("content-type", "application/x-ndjson")
+        .body(body);
+    let req = GooseRequest::builder()
+        .method(GooseMethod::Post)
+        .path(url.as_str())
+        .name("POST /api/v1/readings")
+        .set_request_builder(rb)
+        .build();
+    let goose = user.request(req).await?;
+    let status = goose.response.as_ref().map(|r| r.status().as_u16()).unwrap_or(0);
+    let mut r = record();
+    r.status("POST /api/v1/readings", status);
+    let fault_ok = target().faults && status == 503;
+    if !(200..300).contains(&status) && !fault_ok {
+        r.violation(format!("sensor ingest answered {status}"));
+    }
+    Ok(())
+}
+
+/// RFC 3339 UTC for Unix seconds, without a date library (days from the civil calendar).
+fn chrono_like(secs: i64) -> String {
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    // Howard Hinnant's civil_from_days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}Z",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
+
+async fn sensor_range(user: &mut GooseUser) -> TransactionResult {
+    let device = sensor_device(user);
+    let url = format!(
+        "{}/api/v1/readings?device={device}&parameter=temp&from={}&to={}&limit=100",
+        target().sensor_url,
+        chrono_like(1_700_000_000),
+        chrono_like(1_800_000_000)
+    );
+    send(
+        user,
+        "GET /api/v1/readings (range)",
+        GooseMethod::Get,
+        &url,
+        None,
+        &api_headers(),
+        &[200],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn sensor_latest(user: &mut GooseUser) -> TransactionResult {
+    let device = sensor_device(user);
+    let url = format!("{}/api/v1/devices/{device}/latest", target().sensor_url);
+    send(
+        user,
+        "GET /api/v1/devices/{d}/latest",
+        GooseMethod::Get,
+        &url,
+        None,
+        &api_headers(),
+        &[200],
+    )
+    .await?;
+    Ok(())
+}
+
+async fn sensor_aggregate(user: &mut GooseUser) -> TransactionResult {
+    let device = sensor_device(user);
+    let url = format!(
+        "{}/api/v1/aggregate?device={device}&parameter=temp&bucket=1h&fn=avg,min,max,sum,count",
+        target().sensor_url
+    );
+    send(
+        user,
+        "GET /api/v1/aggregate",
+        GooseMethod::Get,
+        &url,
+        None,
+        &api_headers(),
+        &[200],
+    )
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::chrono_like;
+
+    #[test]
+    fn chrono_like_writes_utc_rfc3339() {
+        assert_eq!(chrono_like(0), "1970-01-01T00:00:00Z");
+        assert_eq!(chrono_like(1_700_000_000), "2023-11-14T22:13:20Z");
+        assert_eq!(chrono_like(951_782_400), "2000-02-29T00:00:00Z");
+    }
 }
