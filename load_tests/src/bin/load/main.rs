@@ -1,0 +1,124 @@
+//! `load`: the goose load test of Delos, then the invariant checks.
+//!
+//! Every goose option works as goose documents it (`--users`, `--hatch-rate`,
+//! `--run-time`, `--report-file`, `--scenarios` …). On top:
+//! - `--weight NAME=N` (repeatable): the weight of scenario `orders`, `paging` or
+//!   `health`, `lambo`, `sensors` (0 leaves it out);
+//! - `--faults`: faults are being injected, so 503 (with `Retry-After`) is an expected
+//!   answer and requests without an answer are allowed; 500 never is;
+//! - `--summary FILE`: the figures and checks as JSON.
+//!
+//! Where the stack is comes from the environment (`scripts/load` sets it):
+//! `LOAD_CREATE_URL`, `LOAD_FETCH_URL`, `LOAD_HEALTH_URL`, `LOAD_LAMBO_URL` and
+//! `LOAD_SENSOR_URL` (unset: those scenarios are left out), `LOAD_API_KEY`,
+//! `LOAD_SERVICE_TOKEN`, `LOAD_ORDERS_DB` (Postgres URL of db_proxy's database),
+//! `LOAD_CAP_SATOSHIS` (default 100 BTC).
+//!
+//! After the load the checks read Postgres and page through the API: stored BTC ≤
+//! the cap and equal to the state row and to the sum of the orders answered 201; every
+//! 201 stored once; nothing stored that was answered with an error unless its
+//! idempotent retry returns it; no idempotency key with two orders; no 5xx; pages
+//! consistent. The exit status is 1 when one broke.
+
+mod checks;
+mod record;
+mod scenarios;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+
+use goose::config::GooseConfiguration;
+use goose::prelude::*;
+use gumdrop::Options;
+
+fn env(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_string())
+}
+
+/// Our flags out of the command line; the rest is goose's.
+struct Flags {
+    weights: HashMap<String, usize>,
+    faults: bool,
+    summary: Option<String>,
+    goose: Vec<String>,
+}
+
+fn parse_flags(args: Vec<String>) -> anyhow::Result<Flags> {
+    let mut f = Flags {
+        weights: HashMap::new(),
+        faults: false,
+        summary: None,
+        goose: Vec::new(),
+    };
+    let mut it = args.into_iter();
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--weight" => {
+                let v = it
+                    .next()
+                    .ok_or_else(|| anyhow::anyhow!("--weight needs NAME=N"))?;
+                let (name, n) = v
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("--weight {v}: expected NAME=N"))?;
+                f.weights.insert(name.to_string(), n.parse()?);
+            }
+            "--faults" => f.faults = true,
+            "--summary" => f.summary = it.next(),
+            _ => f.goose.push(a),
+        }
+    }
+    Ok(f)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    match run().await {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::from(1),
+        Err(e) => {
+            eprintln!("load: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run() -> anyhow::Result<bool> {
+    let flags = parse_flags(std::env::args().skip(1).collect())?;
+    let target = scenarios::Target {
+        create_url: env("LOAD_CREATE_URL", "http://127.0.0.1:8001"),
+        fetch_url: env("LOAD_FETCH_URL", "http://127.0.0.1:8020"),
+        health_url: env("LOAD_HEALTH_URL", "http://127.0.0.1:8050"),
+        lambo_url: env("LOAD_LAMBO_URL", ""),
+        sensor_url: env("LOAD_SENSOR_URL", ""),
+        api_key: env("LOAD_API_KEY", "load"),
+        service_token: env("LOAD_SERVICE_TOKEN", ""),
+        faults: flags.faults,
+        run_id: format!(
+            "{:x}",
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)?
+                .as_millis()
+        ),
+    };
+    scenarios::set_target(target.clone());
+    let config = GooseConfiguration::parse_args_default(&flags.goose)
+        .map_err(|e| anyhow::anyhow!("goose options: {e}"))?;
+    let weights = |name: &str, default: usize| flags.weights.get(name).copied().unwrap_or(default);
+    let mut attack = GooseAttack::initialize_with_config(config)?;
+    for s in scenarios::scenarios(&weights)? {
+        attack = attack.register_scenario(s);
+    }
+    // Every request names its own host; goose still wants a default one.
+    let metrics = attack
+        .set_default(GooseDefault::Host, target.create_url.as_str())?
+        .execute()
+        .await?;
+    let db = env("LOAD_ORDERS_DB", "postgres://postgres@127.0.0.1:5432/orders");
+    let cap: i64 = env("LOAD_CAP_SATOSHIS", "10000000000").parse()?;
+    let outcome = checks::run(&target, &db, cap, &metrics).await?;
+    println!("{}", outcome.text());
+    if let Some(path) = flags.summary {
+        std::fs::write(&path, serde_json::to_string_pretty(&outcome.json())?)?;
+    }
+    Ok(outcome.passed())
+}
