@@ -11,6 +11,7 @@ pub mod db;
 pub mod health;
 pub mod healthcheck;
 pub mod http;
+pub mod jwt;
 pub mod metrics;
 pub mod models;
 pub mod money;

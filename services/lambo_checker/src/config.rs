@@ -1,6 +1,7 @@
 //! lambo_checker settings (`DELOS_LAMBO_CHECKER__…`).
 
-use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings};
+use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings, Secret};
+use common::jwt::JwtSettings;
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -82,6 +83,10 @@ pub struct Settings {
     pub warm_up: bool,
     /// Largest `max_points` a caller may ask for (and the default).
     pub max_points: usize,
+    /// API keys admitted to `/api/v1/restricted`, comma-separated (beside bearer JWTs).
+    pub api_keys: Secret,
+    /// Bearer JWTs accepted by `/api/v1/restricted` (`DELOS_LAMBO_CHECKER__JWT__…`).
+    pub jwt: JwtSettings,
 }
 
 impl Default for Settings {
@@ -107,6 +112,8 @@ impl Default for Settings {
             import_bundled: true,
             warm_up: true,
             max_points: 1000,
+            api_keys: Secret::default(),
+            jwt: JwtSettings::default(),
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod grpc;
 pub mod page;
 pub mod providers;
 pub mod querylog;
+pub mod restricted;
 mod routes;
 pub mod startup;
 pub mod storage;

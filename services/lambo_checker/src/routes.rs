@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::checker::{Checker, RawQuestion};
+use crate::restricted::SecuritySchemes;
 use crate::startup::GrpcBridge;
 use crate::storage::{self, LoggedQuery};
 
@@ -28,9 +29,11 @@ use crate::storage::{self, LoggedQuery};
         queries,
         health,
         status,
-        crate::page::index
+        crate::page::index,
+        crate::restricted::restricted
     ),
-    components(schemas(LoggedQuery, Problem))
+    components(schemas(LoggedQuery, Problem)),
+    modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
 
@@ -56,6 +59,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource(["/api/v1/process_request_grpc", "/api/v1/process_request_grpc/"])
             .wrap(limited())
             .get(process_request_grpc),
+    )
+    .service(
+        web::resource(["/api/v1/restricted", "/api/v1/restricted/"])
+            .wrap(limited())
+            .get(crate::restricted::restricted),
     )
     .service(web::resource("/").wrap(limited()).get(crate::page::index))
     .service(web::resource("/health").get(health))

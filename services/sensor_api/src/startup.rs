@@ -19,6 +19,8 @@ pub struct State {
     pub keys: HashMap<String, Vec<Right>>,
     pub max_upload_bytes: u64,
     pub max_points: i64,
+    /// Verifies bearer tokens of `/api/v1/core/restricted`.
+    pub jwt: common::jwt::JwtVerifier,
 }
 
 /// Builds sensor_api: creates and migrates its database, then serves.
@@ -33,6 +35,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         );
     }
     let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let jwt = common::jwt::JwtVerifier::new(&settings.jwt, http.clone())?;
     let redis = common::redis::connect(&settings.redis)?;
     let limiter = RateLimiter::new(
         redis.clone(),
@@ -53,6 +56,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         keys,
         max_upload_bytes: settings.max_upload_bytes,
         max_points: settings.max_points,
+        jwt,
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);

@@ -7,4 +7,5 @@ mod helpers;
 mod kraken;
 mod page;
 mod providers;
+mod restricted;
 mod routes;

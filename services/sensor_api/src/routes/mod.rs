@@ -46,7 +46,7 @@ use crate::startup::State;
 )]
 pub struct ApiDoc;
 
-/// Declares the `api_key` scheme (`X-API-Key` header) uploads and `restricted` refer to.
+/// Declares the `api_key` scheme (`X-API-Key` header) and the `bearer` (JWT) scheme.
 struct ApiKeyScheme;
 
 impl utoipa::Modify for ApiKeyScheme {
@@ -56,6 +56,15 @@ impl utoipa::Modify for ApiKeyScheme {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
