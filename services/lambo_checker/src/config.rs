@@ -87,6 +87,8 @@ pub struct Settings {
     pub api_keys: Secret,
     /// Bearer JWTs accepted by `/api/v1/restricted` (`DELOS_LAMBO_CHECKER__JWT__…`).
     pub jwt: JwtSettings,
+    /// Background analysis jobs (`/api/v1/analyze_async`).
+    pub jobs: crate::jobs::JobSettings,
 }
 
 impl Default for Settings {
@@ -114,6 +116,7 @@ impl Default for Settings {
             max_points: 1000,
             api_keys: Secret::default(),
             jwt: JwtSettings::default(),
+            jobs: crate::jobs::JobSettings::default(),
         }
     }
 }

@@ -31,6 +31,7 @@ pub mod checker;
 pub mod config;
 pub mod domain;
 pub mod grpc;
+pub mod jobs;
 pub mod page;
 pub mod providers;
 pub mod querylog;

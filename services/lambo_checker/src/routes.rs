@@ -30,9 +30,11 @@ use crate::storage::{self, LoggedQuery};
         health,
         status,
         crate::page::index,
-        crate::restricted::restricted
+        crate::restricted::restricted,
+        crate::jobs::analyze_async,
+        crate::jobs::task_status
     ),
-    components(schemas(LoggedQuery, Problem)),
+    components(schemas(LoggedQuery, Problem, crate::jobs::Submit)),
     modifiers(&SecuritySchemes)
 )]
 pub struct ApiDoc;
@@ -64,6 +66,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         web::resource(["/api/v1/restricted", "/api/v1/restricted/"])
             .wrap(limited())
             .get(crate::restricted::restricted),
+    )
+    .service(
+        web::resource(["/api/v1/analyze_async", "/api/v1/analyze_async/"])
+            .wrap(limited())
+            .post(crate::jobs::analyze_async),
+    )
+    .service(
+        web::resource(["/api/v1/task_status/{id}", "/api/v1/task_status/{id}/"])
+            .wrap(limited())
+            .get(crate::jobs::task_status),
     )
     .service(web::resource("/").wrap(limited()).get(crate::page::index))
     .service(web::resource("/health").get(health))

@@ -127,6 +127,9 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
             .map(str::to_owned)
             .collect(),
     });
+    let jobs = crate::jobs::Jobs::new(pool.clone(), settings.jobs.clone());
+    let workers = jobs.start(checker.clone());
+    let jobs = actix_web::web::Data::new(jobs);
     let checker = actix_web::web::Data::from(checker);
     let limiter = actix_web::web::Data::new(limiter);
     let reporter = actix_web::web::Data::new(reporter);
@@ -135,11 +138,15 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         cfg.app_data(checker.clone())
             .app_data(bridge.clone())
             .app_data(auth.clone())
+            .app_data(jobs.clone())
             .app_data(limiter.clone())
             .app_data(reporter.clone())
             .configure(routes::configure);
     })?;
     handle.add_task(log_task);
+    for w in workers {
+        handle.add_task(w);
+    }
     if let Some(task) = warm_up {
         handle.add_task(task);
     }

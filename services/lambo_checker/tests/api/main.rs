@@ -4,6 +4,7 @@ mod answers;
 mod bad_input;
 mod grpc;
 mod helpers;
+mod jobs;
 mod kraken;
 mod page;
 mod providers;
