@@ -73,6 +73,8 @@ pub struct Settings {
     pub lambo_currency: String,
     /// Seconds an answer stays in the Redis cache; 0 turns the cache off.
     pub cache_ttl_secs: u64,
+    /// Seconds `/api/price/current/` answers stay in Redis; 0 turns that cache off.
+    pub price_cache_ttl_secs: u64,
     /// A stored series older than this is refreshed from its provider before use.
     pub refresh_secs: u64,
     /// After a provider fails for a series, it is not asked again for this long.
@@ -109,6 +111,7 @@ impl Default for Settings {
             lambo_price: Decimal::from(200_000),
             lambo_currency: "USD".into(),
             cache_ttl_secs: 30,
+            price_cache_ttl_secs: 60,
             refresh_secs: 3600,
             provider_backoff_secs: 300,
             import_bundled: true,

@@ -29,6 +29,7 @@
 pub mod bundled;
 pub mod checker;
 pub mod config;
+pub mod data;
 pub mod domain;
 pub mod grpc;
 pub mod jobs;

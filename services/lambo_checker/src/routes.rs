@@ -32,7 +32,15 @@ use crate::storage::{self, LoggedQuery};
         crate::page::index,
         crate::restricted::restricted,
         crate::jobs::analyze_async,
-        crate::jobs::task_status
+        crate::jobs::task_status,
+        crate::data::results,
+        crate::data::result,
+        crate::data::logs,
+        crate::data::current,
+        crate::data::opening,
+        crate::data::history,
+        crate::data::report,
+        crate::data::covid
     ),
     components(schemas(LoggedQuery, Problem, crate::jobs::Submit)),
     modifiers(&SecuritySchemes)
@@ -48,6 +56,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             "/process_request/",
             "/api/v1/process_request",
             "/api/v1/process_request/",
+            "/api/process_request",
+            "/api/process_request/",
         ])
         .wrap(limited())
         .get(process_request),
@@ -78,6 +88,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(crate::jobs::task_status),
     )
     .service(web::resource("/").wrap(limited()).get(crate::page::index))
+    .configure(crate::data::configure)
     .service(web::resource("/health").get(health))
     .service(web::resource("/status").get(status));
 }

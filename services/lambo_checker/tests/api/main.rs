@@ -2,6 +2,7 @@
 
 mod answers;
 mod bad_input;
+mod data;
 mod grpc;
 mod helpers;
 mod jobs;
