@@ -19,6 +19,7 @@ pub mod order_routes;
 pub mod problem;
 pub mod rate_limit;
 pub mod redis;
+pub mod security;
 pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod testing;

@@ -91,6 +91,8 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Background analysis jobs (`/api/v1/analyze_async`).
     pub jobs: crate::jobs::JobSettings,
+    /// Browser origins allowed cross-origin (`DELOS_LAMBO_CHECKER__CORS__ALLOWED_ORIGINS`); default none.
+    pub cors: common::security::Cors,
 }
 
 impl Default for Settings {
@@ -120,6 +122,7 @@ impl Default for Settings {
             api_keys: Secret::default(),
             jwt: JwtSettings::default(),
             jobs: crate::jobs::JobSettings::default(),
+            cors: common::security::Cors::default(),
         }
     }
 }

@@ -50,6 +50,7 @@ pub struct ApiDoc;
 /// Mounts the routes; the analysis routes are rate limited, the health ones are not.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let limited = || from_fn(common::rate_limit::rate_limit);
+    let strict = || from_fn(common::rate_limit::rate_limit_strict);
     cfg.service(
         web::resource([
             "/process_request",
@@ -74,12 +75,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource(["/api/v1/restricted", "/api/v1/restricted/"])
-            .wrap(limited())
+            .wrap(strict())
             .get(crate::restricted::restricted),
     )
     .service(
         web::resource(["/api/v1/analyze_async", "/api/v1/analyze_async/"])
-            .wrap(limited())
+            .wrap(strict())
             .post(crate::jobs::analyze_async),
     )
     .service(

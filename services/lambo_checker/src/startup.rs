@@ -131,6 +131,11 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     let workers = jobs.start(checker.clone());
     let jobs = actix_web::web::Data::new(jobs);
     let checker = actix_web::web::Data::from(checker);
+    let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
+        &limiter,
+        settings.rate_limit.strict_per_minute,
+    ));
+    let cors = actix_web::web::Data::new(settings.cors.clone());
     let limiter = actix_web::web::Data::new(limiter);
     let reporter = actix_web::web::Data::new(reporter);
     let listener = common::http::bind(&settings.http)?;
@@ -140,6 +145,8 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
             .app_data(auth.clone())
             .app_data(jobs.clone())
             .app_data(limiter.clone())
+            .app_data(strict.clone())
+            .app_data(cors.clone())
             .app_data(reporter.clone())
             .configure(routes::configure);
     })?;

@@ -22,6 +22,8 @@ pub struct Settings {
     /// Bearer JWTs accepted by `/api/v1/core/restricted` beside API keys
     /// (`DELOS_SENSOR_API__JWT__…`); with no key configured, bearer tokens are refused.
     pub jwt: JwtSettings,
+    /// Browser origins allowed cross-origin (`DELOS_SENSOR_API__CORS__ALLOWED_ORIGINS`); default none.
+    pub cors: common::security::Cors,
     /// Largest upload `POST /api/v1/readings` accepts, in bytes (413 above it).
     pub max_upload_bytes: u64,
     /// Most buckets one aggregate may answer with (422 naming `bucket` above it).
@@ -38,6 +40,7 @@ impl Default for Settings {
             common: CommonSettings::default(),
             api_keys: Secret::default(),
             jwt: JwtSettings::default(),
+            cors: common::security::Cors::default(),
             max_upload_bytes: 1024 * 1024 * 1024,
             max_points: 10_000,
         }

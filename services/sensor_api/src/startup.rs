@@ -60,11 +60,18 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);
+    let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
+        &limiter,
+        settings.rate_limit.strict_per_minute,
+    ));
+    let cors = actix_web::web::Data::new(settings.cors.clone());
     let limiter = actix_web::web::Data::new(limiter);
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
         cfg.app_data(state.clone())
             .app_data(limiter.clone())
+            .app_data(strict.clone())
+            .app_data(cors.clone())
             .app_data(reporter.clone())
             .configure(routes::configure);
     })?;

@@ -11,3 +11,4 @@ mod page;
 mod providers;
 mod restricted;
 mod routes;
+mod security;

@@ -105,7 +105,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource(["/api/v1/core/restricted", "/api/v1/core/restricted/"])
-            .wrap(limited())
+            .wrap(from_fn(common::rate_limit::rate_limit_strict))
             .get(original::restricted),
     )
     .service(web::resource("/status").wrap(limited()).get(original::status));

@@ -116,3 +116,19 @@ async fn a_jwks_served_over_http_is_fetched_and_used() {
     }
     // Fetched once and cached (the mock's `expect(1)` is checked when it drops).
 }
+
+#[tokio::test]
+async fn restricted_is_limited_to_30_a_minute_and_answers_carry_security_headers() {
+    let app = spawn_with(|_| {}).await;
+    common::testing::within_one_rate_window(std::time::Duration::from_secs(20)).await;
+    let url = format!("{}/api/v1/core/restricted", app.address);
+    for i in 0..30 {
+        let res = app.client.get(&url).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "request {i}");
+        assert_eq!(res.headers()["x-content-type-options"], "nosniff");
+        assert_eq!(res.headers()["x-frame-options"], "DENY");
+        assert!(res.headers().contains_key("content-security-policy"));
+    }
+    let res = app.client.get(&url).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
