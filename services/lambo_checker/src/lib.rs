@@ -31,6 +31,7 @@ pub mod checker;
 pub mod config;
 pub mod data;
 pub mod domain;
+pub mod graphql;
 pub mod grpc;
 pub mod jobs;
 pub mod page;

@@ -40,7 +40,9 @@ use crate::storage::{self, LoggedQuery};
         crate::data::opening,
         crate::data::history,
         crate::data::report,
-        crate::data::covid
+        crate::data::covid,
+        crate::graphql::execute,
+        crate::graphql::page
     ),
     components(schemas(LoggedQuery, Problem, crate::jobs::Submit)),
     modifiers(&SecuritySchemes)
@@ -90,6 +92,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(web::resource("/").wrap(limited()).get(crate::page::index))
     .configure(crate::data::configure)
+    .service(
+        web::resource(["/graphql", "/graphql/"])
+            .wrap(limited())
+            .post(crate::graphql::execute)
+            .get(crate::graphql::page),
+    )
     .service(web::resource("/health").get(health))
     .service(web::resource("/status").get(status));
 }

@@ -130,6 +130,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     let jobs = crate::jobs::Jobs::new(pool.clone(), settings.jobs.clone());
     let workers = jobs.start(checker.clone());
     let jobs = actix_web::web::Data::new(jobs);
+    let schema = actix_web::web::Data::new(crate::graphql::schema(checker.clone()));
     let checker = actix_web::web::Data::from(checker);
     let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
         &limiter,
@@ -144,6 +145,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
             .app_data(bridge.clone())
             .app_data(auth.clone())
             .app_data(jobs.clone())
+            .app_data(schema.clone())
             .app_data(limiter.clone())
             .app_data(strict.clone())
             .app_data(cors.clone())

@@ -3,6 +3,7 @@
 mod answers;
 mod bad_input;
 mod data;
+mod graphql;
 mod grpc;
 mod helpers;
 mod jobs;
