@@ -203,6 +203,9 @@ pub struct RateLimitSettings {
     /// `X-Forwarded-For` names the client (the compose gateway); empty: the
     /// peer address is the client.
     pub trusted_proxies: Vec<String>,
+    /// Requests per minute on the stricter routes (restricted, job submission), as
+    /// the originals had them; `api_keys` limits apply there too.
+    pub strict_per_minute: u32,
 }
 
 impl Default for RateLimitSettings {
@@ -211,6 +214,7 @@ impl Default for RateLimitSettings {
             per_minute: 60,
             api_keys: Vec::new(),
             trusted_proxies: Vec::new(),
+            strict_per_minute: 30,
         }
     }
 }
@@ -297,6 +301,7 @@ mod tests {
             per_minute: 60,
             api_keys: vec!["oops".into()],
             trusted_proxies: vec!["10.0.0.1".into(), "gateway".into()],
+            ..RateLimitSettings::default()
         };
         assert!(bad.key_limits().unwrap_err().to_string().contains("oops"));
         assert!(bad.trusted_proxies().unwrap_err().to_string().contains("gateway"));

@@ -254,6 +254,7 @@ where
             .configure(standard_routes)
             .default_service(web::to(no_route))
             .wrap(from_fn(problem_bodies))
+            .wrap(from_fn(crate::security::security))
             .wrap(from_fn(crate::telemetry::observe))
     })
     .workers(workers.max(1))

@@ -11,6 +11,7 @@ pub mod db;
 pub mod health;
 pub mod healthcheck;
 pub mod http;
+pub mod jwt;
 pub mod metrics;
 pub mod models;
 pub mod money;
@@ -19,6 +20,7 @@ pub mod order_routes;
 pub mod problem;
 pub mod rate_limit;
 pub mod redis;
+pub mod security;
 pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod testing;

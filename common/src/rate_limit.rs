@@ -226,12 +226,53 @@ fn with_headers(mut res: ServiceResponse<BoxBody>, d: &Decision) -> ServiceRespo
     res
 }
 
+/// The stricter limiter (`rate_limit.strict_per_minute`) for restricted routes and
+/// job submission; put it in app data and wrap those routes with `from_fn(rate_limit_strict)`.
+#[derive(Clone)]
+pub struct StrictRateLimiter(pub RateLimiter);
+
+impl StrictRateLimiter {
+    /// A limiter of `per_minute` with its own counters (`<prefix>strict:`).
+    pub fn new(base: &RateLimiter, per_minute: u32) -> Self {
+        let mut l = base.clone();
+        l.prefix = format!("{}strict:", base.prefix);
+        l.default_limit = per_minute;
+        Self(l)
+    }
+}
+
 /// Middleware for public routes.
 pub async fn rate_limit(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let Some(limiter) = req.app_data::<web::Data<RateLimiter>>().cloned() else {
+    let limiter = req
+        .app_data::<web::Data<RateLimiter>>()
+        .map(|l| l.get_ref().clone());
+    limit_with(limiter, req, next).await
+}
+
+/// Middleware for the stricter routes (falls back to the normal limiter if no strict one is configured).
+pub async fn rate_limit_strict(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let limiter = req
+        .app_data::<web::Data<StrictRateLimiter>>()
+        .map(|l| l.0.clone())
+        .or_else(|| {
+            req.app_data::<web::Data<RateLimiter>>()
+                .map(|l| l.get_ref().clone())
+        });
+    limit_with(limiter, req, next).await
+}
+
+async fn limit_with(
+    limiter: Option<RateLimiter>,
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let Some(limiter) = limiter else {
         return Ok(next.call(req).await?.map_into_boxed_body());
     };
     let (client, key) = ClientId::of(req.request());

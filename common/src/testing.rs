@@ -168,3 +168,193 @@ pub async fn within_one_rate_window(left: std::time::Duration) {
         tokio::time::sleep(remaining + std::time::Duration::from_millis(50)).await;
     }
 }
+
+/// Keys generated at test time (nothing secret is checked in) and tokens signed
+/// with them, for the bearer-token tests of every service.
+pub mod jwt {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use base64::Engine;
+    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+
+    /// Issuer and audience the test verifiers expect.
+    pub const ISSUER: &str = "https://securetoken.google.com/delos-test";
+    pub const AUDIENCE: &str = "delos-test";
+    /// The HS256 secret the test verifiers share.
+    pub const HS256_SECRET: &str = "test-hs256-secret-of-at-least-32-bytes!";
+
+    /// An RSA and an EC key pair, their JWKS, and the RSA public key as PEM.
+    pub struct TestKeys {
+        rsa_pem: String,
+        ec_pkcs8: Vec<u8>,
+        /// `{"keys": [...]}` with kids `rsa-1` and `ec-1`.
+        pub jwks: serde_json::Value,
+        /// The RSA public key (SubjectPublicKeyInfo PEM), for the alg-confusion case.
+        pub rsa_public_pem: String,
+    }
+
+    fn pem(label: &str, der: &[u8]) -> String {
+        let b64 = STANDARD.encode(der);
+        let body: Vec<&str> = b64
+            .as_bytes()
+            .chunks(64)
+            .map(|c| std::str::from_utf8(c).unwrap_or_default())
+            .collect();
+        // Built at run time so no key-looking text sits in the source.
+        let dashes = "-----";
+        format!(
+            "{dashes}BEGIN {label}{dashes}\n{}\n{dashes}END {label}{dashes}\n",
+            body.join("\n")
+        )
+    }
+
+    impl TestKeys {
+        /// Fresh keys (RSA 2048, P-256).
+        #[allow(clippy::expect_used)]
+        pub fn generate() -> Self {
+            let rsa =
+                aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa keygen");
+            let rsa_der = rsa.as_der().expect("pkcs8");
+            let rsa_pem = pem(&format!("{} KEY", "PRIVATE"), rsa_der.as_ref());
+            let public = rsa.public_key();
+            let spki = public.as_der().expect("spki");
+            let rsa_public_pem = pem("PUBLIC KEY", spki.as_ref());
+            let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
+            let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
+            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let ec_pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
+                .expect("ec keygen")
+                .as_ref()
+                .to_vec();
+            let ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &ec_pkcs8).expect("ec");
+            let point = ec.public_key().as_ref();
+            let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
+            let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
+            let jwks = serde_json::json!({ "keys": [
+                { "kty": "RSA", "kid": "rsa-1", "alg": "RS256", "use": "sig", "n": n, "e": e },
+                { "kty": "EC", "kid": "ec-1", "alg": "ES256", "use": "sig", "crv": "P-256", "x": x, "y": y },
+            ]});
+            Self {
+                rsa_pem,
+                ec_pkcs8,
+                jwks,
+                rsa_public_pem,
+            }
+        }
+
+        /// Writes the JWKS to a temporary file; returns its path.
+        #[allow(clippy::expect_used)]
+        pub fn jwks_file(&self) -> String {
+            let path =
+                std::env::temp_dir().join(format!("delos-jwks-{}.json", uuid::Uuid::new_v4().simple()));
+            std::fs::write(&path, self.jwks.to_string()).expect("write jwks");
+            path.to_string_lossy().into_owned()
+        }
+
+        /// JWT settings trusting these keys (file JWKS + HS256), with the test issuer and audience.
+        pub fn settings(&self) -> crate::jwt::JwtSettings {
+            crate::jwt::JwtSettings {
+                hs256_secret: crate::config::Secret::new(HS256_SECRET),
+                jwks_file: self.jwks_file(),
+                issuer: ISSUER.into(),
+                audience: AUDIENCE.into(),
+                leeway_secs: 5,
+                ..crate::jwt::JwtSettings::default()
+            }
+        }
+
+        /// An RS256 token with kid `rsa-1`.
+        pub fn rs256(&self, claims: &serde_json::Value) -> String {
+            let mut h = Header::new(Algorithm::RS256);
+            h.kid = Some("rsa-1".into());
+            sign(&h, claims, EncodingKey::from_rsa_pem(self.rsa_pem.as_bytes()))
+        }
+
+        /// An ES256 token with kid `ec-1`.
+        pub fn es256(&self, claims: &serde_json::Value) -> String {
+            let mut h = Header::new(Algorithm::ES256);
+            h.kid = Some("ec-1".into());
+            sign(&h, claims, Ok(EncodingKey::from_ec_der(&self.ec_pkcs8)))
+        }
+
+        /// An HS256 token signed with the RSA public key as the secret (alg confusion).
+        pub fn hs256_with_public_key(&self, claims: &serde_json::Value) -> String {
+            let mut h = Header::new(Algorithm::HS256);
+            h.kid = Some("rsa-1".into());
+            sign(
+                &h,
+                claims,
+                EncodingKey::from_secret(self.rsa_public_pem.as_bytes()),
+            )
+        }
+    }
+
+    /// An HS256 token signed with `secret`.
+    pub fn hs256(secret: &str, claims: &serde_json::Value) -> String {
+        sign(
+            &Header::new(Algorithm::HS256),
+            claims,
+            EncodingKey::from_secret(secret.as_bytes()),
+        )
+    }
+
+    /// A token with `alg: none` and no signature.
+    pub fn alg_none(claims: &serde_json::Value) -> String {
+        let h = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
+        let c = URL_SAFE_NO_PAD.encode(claims.to_string());
+        format!("{h}.{c}.")
+    }
+
+    #[allow(clippy::expect_used)]
+    fn sign(
+        h: &Header,
+        claims: &serde_json::Value,
+        key: jsonwebtoken::errors::Result<EncodingKey>,
+    ) -> String {
+        jsonwebtoken::encode(h, claims, &key.expect("encoding key")).expect("sign")
+    }
+
+    /// Now, Unix seconds.
+    pub fn now() -> i64 {
+        chrono::Utc::now().timestamp()
+    }
+
+    /// Claims of a valid token for `sub`: right issuer and audience, valid for 10 minutes.
+    pub fn claims(sub: &str) -> serde_json::Value {
+        serde_json::json!({ "sub": sub, "iss": ISSUER, "aud": AUDIENCE, "iat": now(), "exp": now() + 600 })
+    }
+
+    /// The table every restricted route is tested against: (case, token); each must get 401.
+    pub fn refused_tokens(keys: &TestKeys) -> Vec<(&'static str, String)> {
+        let with = |k: &str, v: serde_json::Value| {
+            let mut c = claims("alice");
+            c[k] = v;
+            c
+        };
+        let mut no_exp = claims("alice");
+        if let Some(o) = no_exp.as_object_mut() {
+            o.remove("exp");
+        }
+        vec![
+            ("expired", keys.rs256(&with("exp", (now() - 3600).into()))),
+            ("not yet valid", keys.rs256(&with("nbf", (now() + 3600).into()))),
+            (
+                "wrong issuer",
+                keys.rs256(&with("iss", "https://evil.example".into())),
+            ),
+            ("wrong audience", keys.rs256(&with("aud", "someone-else".into()))),
+            ("no exp", keys.rs256(&no_exp)),
+            ("wrong key", TestKeys::generate().rs256(&claims("alice"))),
+            (
+                "wrong hs256 secret",
+                hs256("another-secret-that-is-32-bytes-long!!", &claims("alice")),
+            ),
+            ("alg none", alg_none(&claims("alice"))),
+            ("alg confusion", keys.hs256_with_public_key(&claims("alice"))),
+            ("garbage", "not-a-jwt".into()),
+            ("three garbage parts", "a.b.c".into()),
+            ("empty", String::new()),
+        ]
+    }
+}

@@ -74,6 +74,8 @@ pub struct Checker {
     pub lambo_price: Decimal,
     pub lambo_currency: String,
     pub cache_ttl_secs: u64,
+    /// Seconds `/api/price/current/` answers stay cached.
+    pub price_cache_ttl_secs: u64,
     pub refresh: Duration,
     pub backoff: Duration,
     pub max_points: usize,
@@ -113,6 +115,7 @@ impl Checker {
             lambo_price: settings.lambo_price,
             lambo_currency: settings.lambo_currency.clone(),
             cache_ttl_secs: settings.cache_ttl_secs,
+            price_cache_ttl_secs: settings.price_cache_ttl_secs,
             refresh: Duration::from_secs(settings.refresh_secs),
             backoff: Duration::from_secs(settings.provider_backoff_secs),
             max_points: settings.max_points,
@@ -129,6 +132,7 @@ impl Checker {
         client: &str,
         raw: &RawQuestion,
     ) -> Result<Answer, Problem> {
+        let started = Instant::now();
         let parsed = self.parse(raw);
         let mut result = match &parsed {
             Ok(q) => self.answer(q).await,
@@ -158,6 +162,7 @@ impl Checker {
             status,
             outcome,
             cache_hit,
+            duration_ms: i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX),
             result: stored,
         });
         result
@@ -165,21 +170,7 @@ impl Checker {
 
     /// Turns the raw parameters into a question; each bad one gets a 422 naming it.
     pub fn parse(&self, raw: &RawQuestion) -> Result<Question, Problem> {
-        let asset = match domain::parse_symbol(raw.symbol.as_deref().unwrap_or_default()) {
-            Ok(a) => a,
-            Err(SymbolError::Invalid(msg)) => return Err(Problem::invalid_field("symbol", msg)),
-            Err(SymbolError::Unknown(s)) => {
-                return Err(Problem::new(
-                    StatusCode::NOT_FOUND,
-                    "unknown_symbol",
-                    format!(
-                        "{s:?} is not a supported coin; supported: {}",
-                        domain::supported_symbols().join(", ")
-                    ),
-                )
-                .with("supported", domain::supported_symbols()));
-            }
-        };
+        let asset = parse_asset(raw.symbol.as_deref())?;
         let investment = Investment::parse(raw.investment.as_deref().unwrap_or_default())
             .map_err(|m| Problem::invalid_field("investment", m))?;
         let mut method = Method::default();
@@ -557,6 +548,24 @@ impl Checker {
             note,
             &self.lambo_currency,
         )
+    }
+}
+
+/// Parses a symbol parameter: 422 naming `symbol` when malformed or missing, 404
+/// listing the supported coins when unknown.
+pub fn parse_asset(raw: Option<&str>) -> Result<Asset, Problem> {
+    match domain::parse_symbol(raw.unwrap_or_default()) {
+        Ok(a) => Ok(a),
+        Err(SymbolError::Invalid(msg)) => Err(Problem::invalid_field("symbol", msg)),
+        Err(SymbolError::Unknown(s)) => Err(Problem::new(
+            StatusCode::NOT_FOUND,
+            "unknown_symbol",
+            format!(
+                "{s:?} is not a supported coin; supported: {}",
+                domain::supported_symbols().join(", ")
+            ),
+        )
+        .with("supported", domain::supported_symbols())),
     }
 }
 

@@ -1,6 +1,7 @@
 //! lambo_checker settings (`DELOS_LAMBO_CHECKER__…`).
 
-use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings};
+use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings, Secret};
+use common::jwt::JwtSettings;
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -72,6 +73,8 @@ pub struct Settings {
     pub lambo_currency: String,
     /// Seconds an answer stays in the Redis cache; 0 turns the cache off.
     pub cache_ttl_secs: u64,
+    /// Seconds `/api/price/current/` answers stay in Redis; 0 turns that cache off.
+    pub price_cache_ttl_secs: u64,
     /// A stored series older than this is refreshed from its provider before use.
     pub refresh_secs: u64,
     /// After a provider fails for a series, it is not asked again for this long.
@@ -82,6 +85,14 @@ pub struct Settings {
     pub warm_up: bool,
     /// Largest `max_points` a caller may ask for (and the default).
     pub max_points: usize,
+    /// API keys admitted to `/api/v1/restricted`, comma-separated (beside bearer JWTs).
+    pub api_keys: Secret,
+    /// Bearer JWTs accepted by `/api/v1/restricted` (`DELOS_LAMBO_CHECKER__JWT__…`).
+    pub jwt: JwtSettings,
+    /// Background analysis jobs (`/api/v1/analyze_async`).
+    pub jobs: crate::jobs::JobSettings,
+    /// Browser origins allowed cross-origin (`DELOS_LAMBO_CHECKER__CORS__ALLOWED_ORIGINS`); default none.
+    pub cors: common::security::Cors,
 }
 
 impl Default for Settings {
@@ -102,11 +113,16 @@ impl Default for Settings {
             lambo_price: Decimal::from(200_000),
             lambo_currency: "USD".into(),
             cache_ttl_secs: 30,
+            price_cache_ttl_secs: 60,
             refresh_secs: 3600,
             provider_backoff_secs: 300,
             import_bundled: true,
             warm_up: true,
             max_points: 1000,
+            api_keys: Secret::default(),
+            jwt: JwtSettings::default(),
+            jobs: crate::jobs::JobSettings::default(),
+            cors: common::security::Cors::default(),
         }
     }
 }

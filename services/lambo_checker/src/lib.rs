@@ -30,11 +30,15 @@
 pub mod bundled;
 pub mod checker;
 pub mod config;
+pub mod data;
 pub mod domain;
+pub mod graphql;
 pub mod grpc;
+pub mod jobs;
 pub mod page;
 pub mod providers;
 pub mod querylog;
+pub mod restricted;
 mod routes;
 pub mod startup;
 pub mod storage;

@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::checker::{Checker, RawQuestion};
+use crate::restricted::SecuritySchemes;
 use crate::startup::GrpcBridge;
 use crate::storage::{self, LoggedQuery};
 
@@ -28,16 +29,35 @@ use crate::storage::{self, LoggedQuery};
         queries,
         health,
         status,
-        crate::page::index
+        crate::page::index,
+        crate::restricted::restricted,
+        crate::jobs::analyze_async,
+        crate::jobs::task_status,
+        crate::data::results,
+        crate::data::result,
+        crate::data::logs,
+        crate::data::current,
+        crate::data::opening,
+        crate::data::history,
+        crate::data::report,
+        crate::data::covid,
+        crate::graphql::execute,
+        crate::graphql::page
     ),
     tags(
         (name = "lambo", description = "How many Lamborghinis an investment in a coin would buy now"),
         (name = "web page", description = "The page a person uses: symbol and amount in, answer and chart out"),
         (name = "query log", description = "Every question asked, newest first"),
-        (name = "status", description = "The price history kept and where it comes from")
+        (name = "status", description = "The price history kept and where it comes from"),
+        (name = "restricted", description = "Who the caller is: a bearer JWT or an API key"),
+        (name = "jobs", description = "Background analyses: submit, then poll the status"),
+        (name = "results", description = "Stored analysis results and the audit log (the Django original's data routes)"),
+        (name = "prices", description = "Stored prices: current, opening average, history"),
+        (name = "analytics", description = "Figures computed from the stored results and logs"),
+        (name = "graphql", description = "The same answers and stored data through GraphQL")
     ),
-    components(schemas(LoggedQuery, Problem)),
-    modifiers(&RATE_LIMITED)
+    components(schemas(LoggedQuery, Problem, crate::jobs::Submit)),
+    modifiers(&RATE_LIMITED, &SecuritySchemes)
 )]
 pub struct ApiDoc;
 
@@ -48,12 +68,15 @@ const RATE_LIMITED: common::openapi::RateLimited =
 /// Mounts the routes; the analysis routes are rate limited, the health ones are not.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     let limited = || from_fn(common::rate_limit::rate_limit);
+    let strict = || from_fn(common::rate_limit::rate_limit_strict);
     cfg.service(
         web::resource([
             "/process_request",
             "/process_request/",
             "/api/v1/process_request",
             "/api/v1/process_request/",
+            "/api/process_request",
+            "/api/process_request/",
         ])
         .wrap(limited())
         .get(process_request),
@@ -68,7 +91,29 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(limited())
             .get(process_request_grpc),
     )
+    .service(
+        web::resource(["/api/v1/restricted", "/api/v1/restricted/"])
+            .wrap(strict())
+            .get(crate::restricted::restricted),
+    )
+    .service(
+        web::resource(["/api/v1/analyze_async", "/api/v1/analyze_async/"])
+            .wrap(strict())
+            .post(crate::jobs::analyze_async),
+    )
+    .service(
+        web::resource(["/api/v1/task_status/{id}", "/api/v1/task_status/{id}/"])
+            .wrap(limited())
+            .get(crate::jobs::task_status),
+    )
     .service(web::resource("/").wrap(limited()).get(crate::page::index))
+    .configure(crate::data::configure)
+    .service(
+        web::resource(["/graphql", "/graphql/"])
+            .wrap(limited())
+            .post(crate::graphql::execute)
+            .get(crate::graphql::page),
+    )
     .service(web::resource("/health").get(health))
     .service(web::resource("/status").get(status));
 }

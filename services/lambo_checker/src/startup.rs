@@ -68,6 +68,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     let (reporter, reporter_task) =
         common::health::Reporter::start(&settings.common.reporter, &ctx, http.clone());
     let (log, log_task) = QueryLog::start(pool.clone(), &ctx.metrics);
+    let http_jwt = http.clone();
     let chain = providers::chain(&settings.providers, &settings.provider_urls, http);
     let checker = Arc::new(Checker::new(
         pool.clone(),
@@ -115,18 +116,46 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         let checker = checker.clone();
         tokio::spawn(async move { checker.warm_up().await })
     });
+    let auth = actix_web::web::Data::new(crate::restricted::RestrictedAuth {
+        jwt: common::jwt::JwtVerifier::new(&settings.jwt, http_jwt)?,
+        keys: settings
+            .api_keys
+            .expose()
+            .split(',')
+            .map(str::trim)
+            .filter(|k| !k.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    });
+    let jobs = crate::jobs::Jobs::new(pool.clone(), settings.jobs.clone());
+    let workers = jobs.start(checker.clone());
+    let jobs = actix_web::web::Data::new(jobs);
+    let schema = actix_web::web::Data::new(crate::graphql::schema(checker.clone()));
     let checker = actix_web::web::Data::from(checker);
+    let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
+        &limiter,
+        settings.rate_limit.strict_per_minute,
+    ));
+    let cors = actix_web::web::Data::new(settings.cors.clone());
     let limiter = actix_web::web::Data::new(limiter);
     let reporter = actix_web::web::Data::new(reporter);
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
         cfg.app_data(checker.clone())
             .app_data(bridge.clone())
+            .app_data(auth.clone())
+            .app_data(jobs.clone())
+            .app_data(schema.clone())
             .app_data(limiter.clone())
+            .app_data(strict.clone())
+            .app_data(cors.clone())
             .app_data(reporter.clone())
             .configure(routes::configure);
     })?;
     handle.add_task(log_task);
+    for w in workers {
+        handle.add_task(w);
+    }
     if let Some(task) = warm_up {
         handle.add_task(task);
     }

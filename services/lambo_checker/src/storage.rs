@@ -187,6 +187,8 @@ pub struct NewQuery {
     pub status: u16,
     pub outcome: String,
     pub cache_hit: bool,
+    /// How long the answer took.
+    pub duration_ms: i32,
     /// The answer, for successful queries (the results table).
     pub result: Option<(Decimal, Decimal, serde_json::Value)>,
 }
@@ -204,9 +206,10 @@ pub async fn log_queries(pool: &PgPool, batch: &[NewQuery]) -> Result<(), sqlx::
         .await?;
     let col = |f: fn(&NewQuery) -> Option<String>| batch.iter().map(f).collect::<Vec<_>>();
     sqlx::query(
-        "insert into queries (id, channel, client, symbol_raw, symbol, investment, method, status, outcome, cache_hit)
+        "insert into queries (id, channel, client, symbol_raw, symbol, investment, method, status, outcome, cache_hit,
+                              duration_ms)
          select * from unnest($1::int8[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
-                              $8::int2[], $9::text[], $10::bool[])",
+                              $8::int2[], $9::text[], $10::bool[], $11::int4[])",
     )
     .bind(&ids)
     .bind(batch.iter().map(|q| q.channel).collect::<Vec<_>>())
@@ -218,6 +221,7 @@ pub async fn log_queries(pool: &PgPool, batch: &[NewQuery]) -> Result<(), sqlx::
     .bind(batch.iter().map(|q| i16::try_from(q.status).unwrap_or(i16::MAX)).collect::<Vec<_>>())
     .bind(batch.iter().map(|q| q.outcome.as_str()).collect::<Vec<_>>())
     .bind(batch.iter().map(|q| q.cache_hit).collect::<Vec<_>>())
+    .bind(batch.iter().map(|q| q.duration_ms).collect::<Vec<_>>())
     .execute(&mut *tx)
     .await?;
     let mut r_ids = Vec::new();

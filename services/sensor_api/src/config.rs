@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings, Secret};
+use common::jwt::JwtSettings;
 use serde::{Deserialize, Serialize};
 
 /// Everything sensor_api reads at start.
@@ -18,6 +19,11 @@ pub struct Settings {
     /// API keys and their rights, `KEY=RIGHT+RIGHT,KEY2=RIGHT`; rights are
     /// `ingest` (POST /api/v1/readings) and `restricted` (/api/v1/core/restricted).
     pub api_keys: Secret,
+    /// Bearer JWTs accepted by `/api/v1/core/restricted` beside API keys
+    /// (`DELOS_SENSOR_API__JWT__…`); with no key configured, bearer tokens are refused.
+    pub jwt: JwtSettings,
+    /// Browser origins allowed cross-origin (`DELOS_SENSOR_API__CORS__ALLOWED_ORIGINS`); default none.
+    pub cors: common::security::Cors,
     /// Largest upload `POST /api/v1/readings` accepts, in bytes (413 above it).
     pub max_upload_bytes: u64,
     /// Most buckets one aggregate may answer with (422 naming `bucket` above it).
@@ -33,6 +39,8 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             common: CommonSettings::default(),
             api_keys: Secret::default(),
+            jwt: JwtSettings::default(),
+            cors: common::security::Cors::default(),
             max_upload_bytes: 1024 * 1024 * 1024,
             max_points: 10_000,
         }

@@ -19,6 +19,8 @@ pub struct State {
     pub keys: HashMap<String, Vec<Right>>,
     pub max_upload_bytes: u64,
     pub max_points: i64,
+    /// Verifies bearer tokens of `/api/v1/core/restricted`.
+    pub jwt: common::jwt::JwtVerifier,
 }
 
 /// Builds sensor_api: creates and migrates its database, then serves.
@@ -33,6 +35,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         );
     }
     let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let jwt = common::jwt::JwtVerifier::new(&settings.jwt, http.clone())?;
     let redis = common::redis::connect(&settings.redis)?;
     let limiter = RateLimiter::new(
         redis.clone(),
@@ -53,14 +56,22 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         keys,
         max_upload_bytes: settings.max_upload_bytes,
         max_points: settings.max_points,
+        jwt,
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);
+    let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
+        &limiter,
+        settings.rate_limit.strict_per_minute,
+    ));
+    let cors = actix_web::web::Data::new(settings.cors.clone());
     let limiter = actix_web::web::Data::new(limiter);
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
         cfg.app_data(state.clone())
             .app_data(limiter.clone())
+            .app_data(strict.clone())
+            .app_data(cors.clone())
             .app_data(reporter.clone())
             .configure(routes::configure);
     })?;

@@ -11,7 +11,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub pool: PgPool,
     pub kraken: MockServer,
-    _handle: common::http::ServiceHandle,
+    pub settings: Settings,
+    handle: common::http::ServiceHandle,
 }
 
 /// Settings on a free port with a database and Redis prefix of its own, Kraken at
@@ -47,7 +48,7 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let pool = common::db::connect(&settings.pg, &lambo_checker::MIGRATOR)
         .await
         .unwrap();
-    let handle = lambo_checker::build_with_pool(settings, pool.clone())
+    let handle = lambo_checker::build_with_pool(settings.clone(), pool.clone())
         .await
         .unwrap();
     TestApp {
@@ -55,11 +56,40 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         client: reqwest::Client::new(),
         pool,
         kraken,
-        _handle: handle,
+        settings,
+        handle,
     }
 }
 
 impl TestApp {
+    /// Stops the service (gracefully: its workers and writers end).
+    pub async fn stop(self) {
+        self.handle.stop().await;
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(format!("{}{path}", self.address))
+            .header("x-api-key", "test-key")
+            .json(body)
+            .send()
+            .await
+            .unwrap()
+    }
+
+    /// Polls `GET /api/v1/task_status/{id}` until the job is done or failed.
+    pub async fn wait_for_job(&self, id: &str) -> Value {
+        for _ in 0..200 {
+            let res = self.get(&format!("/api/v1/task_status/{id}")).await;
+            assert_eq!(res.status(), 200);
+            let body: Value = res.json().await.unwrap();
+            if body["status"] == "done" || body["status"] == "failed" {
+                return body;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        panic!("job {id} did not finish");
+    }
     pub async fn get(&self, path_and_query: &str) -> reqwest::Response {
         self.client
             .get(format!("{}{path_and_query}", self.address))

@@ -2,9 +2,14 @@
 
 mod answers;
 mod bad_input;
+mod data;
+mod graphql;
 mod grpc;
 mod helpers;
+mod jobs;
 mod kraken;
 mod page;
 mod providers;
+mod restricted;
 mod routes;
+mod security;

@@ -56,7 +56,7 @@ pub struct ApiDoc;
 /// Which routes of the document the rate limiter guards.
 const RATE_LIMITED: common::openapi::RateLimited = common::openapi::RateLimited::ALL;
 
-/// Declares the `api_key` scheme (`X-API-Key` header) uploads and `restricted` refer to.
+/// Declares the `api_key` scheme (`X-API-Key` header) and the `bearer` (JWT) scheme.
 struct ApiKeyScheme;
 
 impl utoipa::Modify for ApiKeyScheme {
@@ -66,6 +66,15 @@ impl utoipa::Modify for ApiKeyScheme {
         components.add_security_scheme(
             "api_key",
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
+        );
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                utoipa::openapi::security::HttpBuilder::new()
+                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
         );
     }
 }
@@ -106,7 +115,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     )
     .service(
         web::resource(["/api/v1/core/restricted", "/api/v1/core/restricted/"])
-            .wrap(limited())
+            .wrap(from_fn(common::rate_limit::rate_limit_strict))
             .get(original::restricted),
     )
     .service(web::resource("/status").wrap(limited()).get(original::status));

@@ -4,6 +4,7 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::DateTime;
 use common::Problem;
+use common::jwt::{AuthProblem, Caller, JwtVerifier};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -133,14 +134,31 @@ pub async fn process_request(
     }))
 }
 
-/// The original's auth check: an API key with the `restricted` right.
+/// The original's auth check: a bearer JWT (as the original's Firebase ID tokens;
+/// verified by `common::jwt`) or an API key with the `restricted` right. The answer
+/// says who the caller is and how they were authenticated.
 #[utoipa::path(get, tag = "original routes", path = "/api/v1/core/restricted",
-    responses((status = 200, description = "{\"message\": \"Successful Auth\"}"),
-              (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
-    security(("api_key" = [])))]
-pub async fn restricted(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, Problem> {
-    require(&req, &state, Right::Restricted)?;
-    Ok(HttpResponse::Ok().json(json!({ "message": "Successful Auth" })))
+    responses((status = 200, description = "{\"message\": \"Successful Auth\", \"caller\": {subject, method, ...}}"),
+              (status = 401, body = Problem, description = "no credentials, or a token that does not verify (with WWW-Authenticate)"),
+              (status = 403, body = Problem), (status = 429, body = Problem)),
+    security(("api_key" = []), ("bearer" = [])))]
+pub async fn restricted(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, AuthProblem> {
+    let caller = if let Some(token) = JwtVerifier::bearer(&req) {
+        state.jwt.verify(&token).await?
+    } else if req.headers().contains_key("x-api-key") {
+        require(&req, &state, Right::Restricted)?;
+        let key = req
+            .headers()
+            .get("x-api-key")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default();
+        Caller::api_key(key.trim())
+    } else {
+        return Err(AuthProblem::missing(
+            "credentials are required: Authorization: Bearer <JWT>, or X-API-Key",
+        ));
+    };
+    Ok(HttpResponse::Ok().json(json!({ "message": "Successful Auth", "caller": caller })))
 }
 
 /// Service status and what is stored.

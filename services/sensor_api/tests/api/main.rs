@@ -4,5 +4,6 @@ mod aggregate;
 mod auth_and_limits;
 mod bad_rows;
 mod helpers;
+mod jwt;
 mod queries;
 mod seed;

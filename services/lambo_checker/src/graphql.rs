@@ -1,0 +1,252 @@
+//! `/graphql`: the same answer as REST (`processRequest`), plus the stored results
+//! and prices. `POST /graphql` executes (`{"query", "variables"}`); `GET /graphql`
+//! is a small query page of our own (no CDN: async-graphql's GraphiQL page loads its
+//! scripts from one). Depth and complexity are limited, and every list is at most
+//! 100 items, so one query cannot take the service down.
+
+use std::sync::Arc;
+
+use actix_web::{HttpResponse, web};
+use async_graphql::{
+    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Json, Object, Schema, SimpleObject,
+};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::checker::{Checker, RawQuestion, parse_asset};
+use crate::domain::{self, Interval};
+
+/// Deepest nesting a query may have.
+pub const MAX_DEPTH: usize = 6;
+/// Largest complexity (one per field, lists times their `limit`).
+pub const MAX_COMPLEXITY: usize = 1000;
+
+/// The schema type.
+pub type LamboSchema = Schema<Query, EmptyMutation, EmptySubscription>;
+
+/// Builds the schema around the checker.
+pub fn schema(checker: Arc<Checker>) -> LamboSchema {
+    Schema::build(Query, EmptyMutation, EmptySubscription)
+        .data(checker)
+        .limit_depth(MAX_DEPTH)
+        .limit_complexity(MAX_COMPLEXITY)
+        .finish()
+}
+
+/// Root query.
+pub struct Query;
+
+/// A stored analysis result.
+#[derive(SimpleObject)]
+pub struct StoredResult {
+    id: i64,
+    /// RFC 3339, UTC.
+    created_at: String,
+    symbol: String,
+    /// Exact decimal strings.
+    investment: String,
+    lambos: String,
+    growth_factor: Option<String>,
+    verdict: Option<String>,
+}
+
+/// One stored candle.
+#[derive(SimpleObject)]
+pub struct PricePoint {
+    /// RFC 3339, UTC.
+    open_time: String,
+    /// Exact decimal string.
+    close: String,
+    interval: String,
+    source: String,
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn gql_err(p: common::Problem) -> async_graphql::Error {
+    async_graphql::Error::new(p.detail.clone()).extend_with(|_, e| {
+        e.set("code", p.code.clone());
+        e.set("status", p.status);
+    })
+}
+
+fn db_err(e: sqlx::Error) -> async_graphql::Error {
+    gql_err(common::db::problem(e))
+}
+
+fn checker<'a>(ctx: &Context<'a>) -> async_graphql::Result<&'a Arc<Checker>> {
+    ctx.data::<Arc<Checker>>()
+}
+
+fn bounded(limit: Option<i32>) -> async_graphql::Result<i64> {
+    let l = limit.unwrap_or(20);
+    if !(1..=100).contains(&l) {
+        return Err(gql_err(common::Problem::invalid_field(
+            "limit",
+            "must be from 1 to 100",
+        )));
+    }
+    Ok(i64::from(l))
+}
+
+#[Object]
+impl Query {
+    /// The `/process_request` answer (message, graph_data, exact, verdict, method …) as JSON.
+    async fn process_request(
+        &self,
+        ctx: &Context<'_>,
+        symbol: String,
+        investment: String,
+        interval: Option<String>,
+        since: Option<String>,
+        max_points: Option<i32>,
+    ) -> async_graphql::Result<Json<Value>> {
+        let raw = RawQuestion {
+            symbol: Some(symbol),
+            investment: Some(investment),
+            interval,
+            since,
+            max_points: max_points.map(|m| m.to_string()),
+        };
+        let answer = checker(ctx)?
+            .ask("graphql", "graphql", &raw)
+            .await
+            .map_err(gql_err)?;
+        Ok(Json(answer.value().map_err(gql_err)?))
+    }
+
+    /// Stored results, newest first.
+    #[graphql(complexity = "limit.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn results(
+        &self,
+        ctx: &Context<'_>,
+        symbol: Option<String>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<Vec<StoredResult>> {
+        let limit = bounded(limit)?;
+        let symbol = symbol
+            .map(|s| parse_asset(Some(&s)))
+            .transpose()
+            .map_err(gql_err)?;
+        let rows = sqlx::query(
+            "select r.query_id, q.created_at, r.symbol, r.investment, r.lambos, r.response
+             from results r join queries q on q.id = r.query_id
+             where ($1::text is null or r.symbol = $1) order by r.query_id desc limit $2",
+        )
+        .bind(symbol.map(|a| a.symbol))
+        .bind(limit)
+        .fetch_all(&checker(ctx)?.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                let response: Value = r.try_get("response")?;
+                Ok(StoredResult {
+                    id: r.try_get("query_id")?,
+                    created_at: rfc3339(r.try_get("created_at")?),
+                    symbol: r.try_get("symbol")?,
+                    investment: domain::exact(r.try_get::<Decimal, _>("investment")?),
+                    lambos: domain::exact(r.try_get::<Decimal, _>("lambos")?),
+                    growth_factor: response["exact"]["growth_factor"].as_str().map(str::to_owned),
+                    verdict: response["verdict"].as_str().map(str::to_owned),
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    /// Stored candles of a coin, newest first.
+    #[graphql(complexity = "limit.unwrap_or(20).max(1) as usize * child_complexity")]
+    async fn price_history(
+        &self,
+        ctx: &Context<'_>,
+        symbol: String,
+        interval: Option<String>,
+        limit: Option<i32>,
+    ) -> async_graphql::Result<Vec<PricePoint>> {
+        let limit = bounded(limit)?;
+        let asset = parse_asset(Some(&symbol)).map_err(gql_err)?;
+        let interval = match interval {
+            None => None,
+            Some(i) => Some(
+                Interval::parse(&i)
+                    .ok_or_else(|| {
+                        gql_err(common::Problem::invalid_field(
+                            "interval",
+                            "must be one of 15d, 1w, 1d, 1M",
+                        ))
+                    })?
+                    .as_str(),
+            ),
+        };
+        let rows = sqlx::query(
+            "select open_time, close, interval, source from candles
+             where symbol = $1 and ($2::text is null or interval = $2)
+             order by open_time desc, source desc, interval desc limit $3",
+        )
+        .bind(asset.symbol)
+        .bind(interval)
+        .bind(limit)
+        .fetch_all(&checker(ctx)?.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(PricePoint {
+                    open_time: rfc3339(r.try_get("open_time")?),
+                    close: domain::exact(r.try_get::<Decimal, _>("close")?),
+                    interval: r.try_get("interval")?,
+                    source: r.try_get("source")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    /// The newest stored close of a coin.
+    async fn current_price(
+        &self,
+        ctx: &Context<'_>,
+        symbol: String,
+    ) -> async_graphql::Result<Option<PricePoint>> {
+        Ok(self
+            .price_history(ctx, symbol, None, Some(1))
+            .await?
+            .into_iter()
+            .next())
+    }
+}
+
+/// Executes a GraphQL request (`{"query", "operationName", "variables"}`).
+#[utoipa::path(post, tag = "graphql", path = "/graphql",
+    request_body(content = Object, description = "{query, operationName, variables}", content_type = "application/json"),
+    responses((status = 200, description = "{data, errors}: GraphQL response (errors carry extensions.code)"),
+              (status = 400, body = common::Problem), (status = 429, body = common::Problem)))]
+pub async fn execute(
+    schema: web::Data<LamboSchema>,
+    body: web::Bytes,
+) -> Result<HttpResponse, common::Problem> {
+    let req: async_graphql::Request = serde_json::from_slice(&body).map_err(|e| {
+        common::Problem::new(
+            actix_web::http::StatusCode::BAD_REQUEST,
+            "invalid_graphql_request",
+            format!("the body is not a GraphQL request ({{\"query\": …}}): {e}"),
+        )
+    })?;
+    let res = schema.execute(req).await;
+    Ok(HttpResponse::Ok().json(res))
+}
+
+const PAGE: &str = include_str!("graphql.html");
+
+/// The offline query page.
+#[utoipa::path(get, tag = "graphql", path = "/graphql", responses((status = 200, description = "HTML query page")))]
+pub async fn page() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(PAGE)
+}
