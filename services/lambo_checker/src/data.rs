@@ -169,6 +169,7 @@ pub struct LogsQuery {
 /// The audit log: every question (REST, gRPC, job), answered or not, newest first.
 #[utoipa::path(get, tag = "results", path = "/api/logs/", params(LogsQuery),
     responses((status = 200, description = "{data: [{id, created_at, level, channel, client, symbol, investment, status, outcome, duration_ms, cache_hit}], next_cursor}"),
+              (status = 404, body = Problem, description = "the symbol filter names no supported coin"),
               (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn logs(checker: web::Data<Checker>, q: web::Query<LogsQuery>) -> Result<HttpResponse, Problem> {
     let limit = limit(q.limit.as_deref())?;
