@@ -15,6 +15,8 @@ import xml.etree.ElementTree as ET
 from xml.sax.saxutils import escape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from crates import service_crates  # noqa: E402
 DRAWIO = os.path.join(ROOT, "architecture_schema.drawio")
 README = os.path.join(ROOT, "README.md")
 BEGIN, END = "<!-- architecture:begin (scripts/architecture.py) -->", "<!-- architecture:end -->"
@@ -140,8 +142,7 @@ def readme_with(block):
 
 def check():
     errors = []
-    crates = sorted(d for d in os.listdir(os.path.join(ROOT, "services"))
-                    if os.path.exists(os.path.join(ROOT, "services", d, "Cargo.toml")))
+    crates = service_crates()
     try:
         tree = ET.parse(DRAWIO)
         root = tree.getroot()

@@ -41,6 +41,8 @@ except ImportError:
     sys.exit("check_k8s: PyYAML is missing (python3 -m pip install pyyaml)")
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from crates import default_port, service_crates, source  # noqa: E402
 K8S = "deployment/k8s"
 RENDERS = [f"{K8S}/base", f"{K8S}/overlays/dev", f"{K8S}/overlays/prod"]
 IMAGE_UID = 10001  # deployment/Dockerfile: USER 10001:10001
@@ -81,15 +83,8 @@ class Crate:
         self.name = name
         self.k8s = name.replace("_", "-")
         self.env = f"DELOS_{name.upper()}"
-        src = os.path.join(ROOT, "services", name, "src")
-        text = ""
-        for dirpath, _, files in os.walk(src):
-            for f in sorted(files):
-                if f.endswith(".rs"):
-                    with open(os.path.join(dirpath, f), encoding="utf-8") as fh:
-                        text += fh.read() + "\n"
-        m = re.search(r"HttpSettings::on_port\((\d+)\)", text)
-        self.port = int(m.group(1)) if m else None
+        text = source(name, ROOT)
+        self.port = default_port(text)
         m = re.search(r"pub struct Settings \{(.*?)\n\}", text, re.S)
         self.fields = dict(re.findall(r"pub (\w+):\s*([\w:<>]+)", m.group(1))) if m else {}
         self.pg = "PgSettings" in self.fields.values()
@@ -107,8 +102,7 @@ class Crate:
 
 
 def crates():
-    d = os.path.join(ROOT, "services")
-    return [Crate(c) for c in sorted(os.listdir(d)) if os.path.exists(os.path.join(d, c, "Cargo.toml"))]
+    return [Crate(c) for c in service_crates(ROOT)]
 
 
 def shutdown_timeout():

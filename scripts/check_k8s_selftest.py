@@ -111,7 +111,7 @@ def tracked_copy(dest):
         os.makedirs(os.path.dirname(os.path.join(dest, rel)), exist_ok=True)
         shutil.copy2(src, os.path.join(dest, rel))
     # The working copy of the checks themselves, committed or not.
-    for rel in ("scripts/check_k8s.py",):
+    for rel in ("scripts/check_k8s.py", "scripts/lib/crates.py"):
         shutil.copy2(os.path.join(ROOT, rel), os.path.join(dest, rel))
 
 

@@ -18,27 +18,13 @@ import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
+from crates import default_port, service_crates, source  # noqa: E402
 ERRORS = []
 
 
 def fail(msg):
     ERRORS.append(msg)
-
-
-def crates():
-    d = os.path.join(ROOT, "services")
-    return sorted(c for c in os.listdir(d) if os.path.exists(os.path.join(d, c, "Cargo.toml")))
-
-
-def default_port(crate):
-    """The port in `HttpSettings::on_port(N)` of the crate's source."""
-    for dirpath, _, files in os.walk(os.path.join(ROOT, "services", crate, "src")):
-        for f in files:
-            if f.endswith(".rs"):
-                m = re.search(r"HttpSettings::on_port\((\d+)\)", open(os.path.join(dirpath, f)).read())
-                if m:
-                    return int(m.group(1))
-    return None
 
 
 def compose_services(files):
@@ -73,7 +59,7 @@ def parse_yaml_services(text):
 
 
 def main():
-    names = crates()
+    names = service_crates()
     base = compose_services(["docker-compose.yml"])
     for c in names:
         block = base.get(c)
@@ -82,7 +68,7 @@ def main():
             continue
         if not re.search(rf"SERVICE:\s*['\"]?{c}['\"]?\s*$", block, re.M):
             fail(f"docker-compose.yml: service {c} does not build with SERVICE={c}")
-        port = default_port(c)
+        port = default_port(source(c))
         if port is None:
             fail(f"services/{c}: no HttpSettings::on_port(N) default found")
         elif not re.search(rf"\b{port}\b", block):
