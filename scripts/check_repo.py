@@ -5,8 +5,10 @@ Fails when a service crate (services/<name>/Cargo.toml) is missing from docker-c
 from the local compose override or from the GitHub workflow's image matrix; when its binary
 does not answer `--healthcheck` (the image's HEALTHCHECK); when a compose
 service does not build the crate it is named after; when compose runs a crate that does not
-exist; or when the port compose gives a service differs from the service's default port
-(`HttpSettings::on_port(N)` in its source). Standard library only (no YAML parser: the
+exist; when the port compose gives a service differs from the service's default port
+(`HttpSettings::on_port(N)` in its source); or when a crate leaves the common layout (lib.rs,
+a thin main.rs, config.rs with `Settings`, startup.rs with `build`, routes with `ApiDoc`, the
+handlers' shared state in state.rs, and no route module importing from startup). Standard library only (no YAML parser: the
 compose file is read with `docker-compose config` when available, else by indentation).
 """
 
@@ -58,6 +60,46 @@ def parse_yaml_services(text):
     return services
 
 
+def check_layout(crate):
+    """Every service has the same rooms, so that knowing one service means knowing them all."""
+    src = os.path.join(ROOT, "services", crate, "src")
+
+    def read(*parts):
+        path = os.path.join(src, *parts)
+        return open(path, encoding="utf-8").read() if os.path.exists(path) else None
+
+    lib, config, startup = read("lib.rs"), read("config.rs"), read("startup.rs")
+    routes = read("routes.rs") or read("routes", "mod.rs")
+    if lib is None or read("main.rs") is None:
+        fail(f"services/{crate}: lib.rs and main.rs are both needed (a library with a thin main)")
+        return
+    for name, text, needle in [
+        ("config.rs", config, "pub struct Settings"),
+        ("startup.rs", startup, "pub async fn build("),
+        ("routes.rs or routes/mod.rs", routes, "pub struct ApiDoc"),
+    ]:
+        if text is None:
+            fail(f"services/{crate}/src: no {name}")
+        elif needle not in text:
+            fail(f"services/{crate}/src/{name}: lacks `{needle}`")
+    for export in ["pub use config::Settings;", "pub use routes::ApiDoc;", "pub use startup::"]:
+        if export not in lib:
+            fail(f"services/{crate}/src/lib.rs: lacks `{export}`")
+    if len(read("main.rs").splitlines()) > 40:
+        fail(f"services/{crate}/src/main.rs: over 40 lines; the service belongs in the library")
+    for dirpath, _, files in os.walk(src):
+        for f in files:
+            path = os.path.join(dirpath, f)
+            rel = os.path.relpath(path, src)
+            if not f.endswith(".rs"):
+                continue
+            text = open(path, encoding="utf-8").read()
+            if rel != "state.rs" and re.search(r"^pub(\([a-z]+\))? struct State\b", text, re.M):
+                fail(f"services/{crate}/src/{rel}: the handlers' State belongs in state.rs")
+            if rel.startswith("routes") and "crate::startup" in text:
+                fail(f"services/{crate}/src/{rel}: routes import from startup (a loop); use state.rs")
+
+
 def main():
     names = service_crates()
     base = compose_services(["docker-compose.yml"])
@@ -81,6 +123,8 @@ def main():
         main_rs = os.path.join(ROOT, "services", c, "src", "main.rs")
         if "healthcheck::exit_if_requested" not in open(main_rs).read():
             fail(f"services/{c}/src/main.rs does not answer --healthcheck (the image's HEALTHCHECK)")
+    for c in names:
+        check_layout(c)
     override = compose_services(["docker-compose.yml", "deployment/local/compose.host.yml"])
     for c in names:
         if c in override and "network_mode: host" not in override[c]:

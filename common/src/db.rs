@@ -2,7 +2,8 @@
 //! missing and the service's migrations run before the pool is handed out.
 
 use std::str::FromStr;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use sqlx::migrate::Migrator;
@@ -62,25 +63,82 @@ pub async fn connect(settings: &PgSettings, migrator: &Migrator) -> anyhow::Resu
     Ok(pool)
 }
 
+/// How Postgres plans the statements of a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Plans {
+    /// Each execution planned with its real parameters (`plan_cache_mode=force_custom_plan`).
+    ///
+    /// sqlx prepares each statement once per connection. Postgres would then keep
+    /// a generic plan made while a table was new and empty (sequential scans) until
+    /// autoanalyze gets round to it; on a fresh `orders` database that made every
+    /// batch's key lookup scan the whole key table. The default.
+    Custom,
+    /// One generic plan per statement and connection (`force_generic_plan`):
+    /// for statements whose best plan is the same index scan whatever the
+    /// parameters and sizes, where planning each execution would be most of
+    /// the cost (db_proxy's page query: twice the pages per core).
+    Generic,
+}
+
+/// A connection idle for longer than this is pinged before use; one in steady
+/// use is not, which saves a round trip (and a Postgres wakeup) per query.
+/// sqlx still pings every connection as it comes back to the pool.
+const PING_IF_IDLE: Duration = Duration::from_secs(1);
+/// After Postgres was seen unavailable, every connection is pinged before use
+/// for this long, so the requests after its return do not meet connections
+/// it broke.
+const PING_AFTER_OUTAGE: Duration = Duration::from_secs(30);
+
+/// When [`is_unavailable`] last said yes, in milliseconds since the Unix epoch.
+static LAST_OUTAGE_MS: AtomicU64 = AtomicU64::new(0);
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn outage_is_recent() -> bool {
+    let last = LAST_OUTAGE_MS.load(Ordering::Relaxed);
+    let window = u64::try_from(PING_AFTER_OUTAGE.as_millis()).unwrap_or(u64::MAX);
+    last != 0 && now_ms().saturating_sub(last) < window
+}
+
 /// A lazy pool: it connects on first use and reconnects after Postgres comes back.
 pub fn pool(settings: &PgSettings) -> anyhow::Result<PgPool> {
-    // sqlx prepares each statement once per connection. Postgres would then keep
-    // a generic plan made while a table was new and empty (sequential scans) until
-    // autoanalyze gets round to it; on a fresh `orders` database that made every
-    // batch's key lookup scan the whole key table. Our statements plan in
-    // microseconds, so plan each execution with its real parameters and sizes.
+    pool_with(settings, Plans::Custom)
+}
+
+/// [`pool`] with a choice of [`Plans`].
+pub fn pool_with(settings: &PgSettings, plans: Plans) -> anyhow::Result<PgPool> {
+    let mode = match plans {
+        Plans::Custom => "force_custom_plan",
+        Plans::Generic => "force_generic_plan",
+    };
     let options = server_options(settings)?
         .database(&settings.database)
-        .options([("plan_cache_mode", "force_custom_plan")]);
+        .options([("plan_cache_mode", mode)]);
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
+        // A connection broken while idle (Postgres restarted) is found by the
+        // ping and replaced, so no request sees it.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for >= PING_IF_IDLE || outage_is_recent() {
+                    sqlx::Connection::ping(conn).await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_lazy_with(options))
 }
 
-/// True for errors that mean "Postgres is not there" rather than a bug.
+/// True for errors that mean "Postgres is not there" rather than a bug. Also
+/// notes the time: for a while after, pools ping each connection before use.
 pub fn is_unavailable(err: &sqlx::Error) -> bool {
-    matches!(
+    let unavailable = matches!(
         err,
         sqlx::Error::Io(_)
             | sqlx::Error::PoolTimedOut
@@ -91,7 +149,11 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         .as_database_error()
         .and_then(|d| d.code())
         // 57P01 admin_shutdown, 57P03 cannot_connect_now, 08xxx connection exceptions
-        .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03")
+        .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03");
+    if unavailable {
+        LAST_OUTAGE_MS.store(now_ms(), Ordering::Relaxed);
+    }
+    unavailable
 }
 
 /// The problem a failed query becomes: 503 when Postgres is away, else a logged 500.

@@ -1,6 +1,7 @@
 //! Shared server code for the Delos services: configuration, telemetry, the
 //! problem-JSON error shape, the HTTP frame and standard routes, clients between
-//! services, the health reporter, service-token auth, rate limits, and pools.
+//! services, the health reporter, service-token auth, rate limits, pools, and
+//! group commit.
 //! Nothing here installs process-global state; `telemetry::init` is for `main`.
 
 pub mod auth;
@@ -8,6 +9,7 @@ pub mod client;
 pub mod clients;
 pub mod config;
 pub mod db;
+pub mod group_commit;
 pub mod health;
 pub mod healthcheck;
 pub mod http;

@@ -22,6 +22,7 @@
 pub mod config;
 mod routes;
 pub mod startup;
+mod state;
 pub mod storage;
 
 pub use config::Settings;

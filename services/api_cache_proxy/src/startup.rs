@@ -8,7 +8,8 @@ use common::http::{AppContext, ServiceHandle};
 use utoipa::OpenApi;
 
 use crate::config::Settings;
-use crate::routes::{self, State};
+use crate::routes;
+use crate::state::State;
 use crate::storage::RecordStore;
 
 /// Builds api_cache_proxy and starts serving. Starts even while Redis is down

@@ -23,8 +23,10 @@ pub mod domain;
 mod in_flight;
 mod price;
 mod routes;
-mod startup;
+pub mod startup;
+mod state;
 
 pub use config::Settings;
 pub use in_flight::in_flight_key;
+pub use routes::ApiDoc;
 pub use startup::build;

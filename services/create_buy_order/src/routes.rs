@@ -4,15 +4,12 @@ use actix_web::http::{StatusCode, header};
 use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::Problem;
-use common::clients::DbProxyClient;
 use common::models::{AddedOrder, Capacity, IdempotencyInfo, NewOrder, Order};
 use common::rate_limit::ClientId;
-use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 
 use crate::domain::{PlaceOrder, PlaceOrderBody, QueryFields};
-use crate::in_flight::InFlight;
-use crate::price::Prices;
+use crate::state::State;
 
 /// The OpenAPI document of create_buy_order.
 #[derive(utoipa::OpenApi)]
@@ -54,15 +51,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(limited())
             .get(common::order_routes::get_capacity),
     );
-}
-
-/// What the handlers share.
-pub struct State {
-    pub prices: Prices,
-    pub db: DbProxyClient,
-    pub in_flight: InFlight,
-    pub placed: Counter,
-    pub replayed: Counter,
 }
 
 /// `201` body of `POST /place_order`.

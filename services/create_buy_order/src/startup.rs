@@ -14,7 +14,8 @@ use utoipa::OpenApi;
 use crate::config::Settings;
 use crate::in_flight::InFlight;
 use crate::price::Prices;
-use crate::routes::{self, State};
+use crate::routes;
+use crate::state::State;
 
 /// Starts the service. It starts while its dependencies are down and answers
 /// 503 until they are back.

@@ -1,15 +1,14 @@
-//! Group commit. Every `/add` hands its order to this instance's collector task
-//! and waits on a oneshot; the collector takes the first waiting order plus
-//! whatever else is queued (up to `max_batch`) and decides and writes them all in
-//! one transaction. There is no timer: batches grow by themselves while the
-//! previous transaction commits, so an idle service answers at once and a busy
-//! one pays the hot row's lock once per batch instead of once per order.
+//! Group commit ([`common::group_commit`]). Every `/add` hands its order to this
+//! instance's collector task, which decides and writes a whole queue of orders
+//! in one transaction, so a busy instance pays the hot row's lock once per batch
+//! instead of once per order.
 //!
 //! A failed transaction fails its whole batch (503, nothing written). If the
 //! connection drops during COMMIT the outcome is unknown to us; callers get 503
 //! and an idempotent retry returns the order if it did commit.
 
 use common::Problem;
+use common::group_commit::{Committer, GroupCommit};
 use common::health::Reporter;
 use common::models::{AddedOrder, NewOrder};
 use common::money::Satoshis;
@@ -17,7 +16,6 @@ use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde_json::json;
 use sqlx::PgPool;
-use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 use crate::domain::{Candidate, Decision};
@@ -102,40 +100,19 @@ impl BatchMetrics {
     }
 }
 
-struct Pending {
-    order: NewOrder,
-    satoshis: Satoshis,
-    reply: oneshot::Sender<Result<AddedOrder, AddError>>,
-}
-
 /// The handlers' side of the collector. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct OrderSink {
-    tx: mpsc::Sender<Pending>,
-}
-
-impl std::fmt::Debug for Pending {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Pending")
-            .field("satoshis", &self.satoshis)
-            .finish()
-    }
+    group: GroupCommit<(NewOrder, Satoshis), Result<AddedOrder, AddError>>,
 }
 
 impl OrderSink {
-    /// Queues an order and waits for its batch to commit. Holds nothing but
-    /// its oneshot while waiting.
+    /// Queues an order and waits for its batch to commit.
     pub async fn add(&self, order: NewOrder, satoshis: Satoshis) -> Result<AddedOrder, AddError> {
-        let (reply, answer) = oneshot::channel();
-        self.tx
-            .send(Pending {
-                order,
-                satoshis,
-                reply,
-            })
+        self.group
+            .submit((order, satoshis))
             .await
-            .map_err(|_| AddError::Unavailable)?;
-        answer.await.unwrap_or(Err(AddError::Unavailable))
+            .unwrap_or(Err(AddError::Unavailable))
     }
 }
 
@@ -151,102 +128,101 @@ pub struct Collector {
 impl Collector {
     /// Starts the collector task; orders go in through the returned sink.
     pub fn spawn(self) -> (OrderSink, JoinHandle<()>) {
-        let max_batch = self.max_batch.max(1);
-        // Room for a few batches; beyond that handlers wait to enqueue (backpressure).
-        let (tx, rx) = mpsc::channel(max_batch.saturating_mul(8));
-        (OrderSink { tx }, tokio::spawn(self.run(rx, max_batch)))
+        let max_batch = self.max_batch;
+        let (group, task) = GroupCommit::spawn(
+            Committing {
+                collector: self,
+                failing: false,
+            },
+            max_batch,
+        );
+        (OrderSink { group }, task)
     }
+}
 
-    async fn run(self, mut rx: mpsc::Receiver<Pending>, max_batch: usize) {
-        let mut buf = Vec::with_capacity(max_batch);
-        let mut failing = false;
-        loop {
-            if rx.recv_many(&mut buf, max_batch).await == 0 {
-                return;
-            }
-            // A caller that has gone (client disconnected, timed out) is not
-            // ordered for: nobody would learn that the order exists.
-            let batch: Vec<Pending> = buf.drain(..).filter(|p| !p.reply.is_closed()).collect();
-            if batch.is_empty() {
-                continue;
-            }
-            self.metrics
-                .batch_size
-                .observe(u32::try_from(batch.len()).map(f64::from).unwrap_or(f64::MAX));
-            self.step(batch, &mut failing).await;
-        }
-    }
+/// The collector at work: `failing` remembers a failed batch, so an outage
+/// and its end are reported once each.
+struct Committing {
+    collector: Collector,
+    failing: bool,
+}
 
-    /// Decides, writes and answers one batch. Callers hear back only after
-    /// the commit; if it fails, every one of them gets 503 and nothing is stored.
-    async fn step(&self, batch: Vec<Pending>, failing: &mut bool) {
+impl Committer for Committing {
+    type Item = (NewOrder, Satoshis);
+    type Answer = Result<AddedOrder, AddError>;
+
+    /// Decides and writes one batch. If the transaction fails, every order of
+    /// it gets 503 and nothing is stored.
+    async fn commit(&mut self, batch: Vec<(NewOrder, Satoshis)>) -> Vec<Self::Answer> {
+        let c = &self.collector;
+        c.metrics
+            .batch_size
+            .observe(u32::try_from(batch.len()).map(f64::from).unwrap_or(f64::MAX));
         let candidates: Vec<Candidate> = batch
             .iter()
-            .map(|p| Candidate {
-                order: &p.order,
-                satoshis: p.satoshis,
+            .map(|(order, satoshis)| Candidate {
+                order,
+                satoshis: *satoshis,
             })
             .collect();
-        let result = storage::add_batch(&self.pool, self.cap, &candidates).await;
-        drop(candidates);
-        match result {
+        match storage::add_batch(&c.pool, c.cap, &candidates).await {
             Ok(decisions) => {
-                if std::mem::take(failing) {
+                if std::mem::take(&mut self.failing) {
                     tracing::info!("order batches commit again");
-                    self.reporter
+                    c.reporter
                         .report("info", "pass", json!({ "event": "order batches commit again" }));
                 }
-                for (p, d) in batch.into_iter().zip(decisions) {
-                    let answer = match d {
-                        Decision::Accepted(order) => {
-                            self.metrics.accepted.inc();
-                            Ok(AddedOrder {
-                                order,
-                                replayed: false,
-                            })
-                        }
-                        Decision::Replayed(order) => {
-                            self.metrics.replayed.inc();
-                            Ok(AddedOrder {
-                                order,
-                                replayed: true,
-                            })
-                        }
-                        Decision::KeyReused => {
-                            self.metrics.key_reused.inc();
-                            Err(AddError::KeyReused)
-                        }
-                        Decision::CapExceeded { remaining, requested } => {
-                            self.metrics.refused.inc();
-                            Err(AddError::CapExceeded {
-                                cap: self.cap,
-                                remaining,
-                                requested,
-                            })
-                        }
-                    };
-                    // The caller may have gone meanwhile; its order stands.
-                    let _ = p.reply.send(answer);
-                }
+                decisions.into_iter().map(|d| c.answer(d)).collect()
             }
             Err(e) => {
                 let n = batch.len() as u64;
-                self.metrics.failed.inc_by(n);
+                c.metrics.failed.inc_by(n);
                 if common::db::is_unavailable(&e) {
                     tracing::warn!(error = %e, orders = n, "order batch failed: postgres unavailable");
                 } else {
                     tracing::error!(error = %e, orders = n, "order batch failed");
                 }
-                if !std::mem::replace(failing, true) {
-                    self.reporter.report(
+                if !std::mem::replace(&mut self.failing, true) {
+                    c.reporter.report(
                         "error",
                         "fail",
                         json!({ "event": "order batch failed", "error": e.to_string() }),
                     );
                 }
-                for p in batch {
-                    let _ = p.reply.send(Err(AddError::Unavailable));
-                }
+                batch.iter().map(|_| Err(AddError::Unavailable)).collect()
+            }
+        }
+    }
+}
+
+impl Collector {
+    fn answer(&self, decision: Decision) -> Result<AddedOrder, AddError> {
+        match decision {
+            Decision::Accepted(order) => {
+                self.metrics.accepted.inc();
+                Ok(AddedOrder {
+                    order,
+                    replayed: false,
+                })
+            }
+            Decision::Replayed(order) => {
+                self.metrics.replayed.inc();
+                Ok(AddedOrder {
+                    order,
+                    replayed: true,
+                })
+            }
+            Decision::KeyReused => {
+                self.metrics.key_reused.inc();
+                Err(AddError::KeyReused)
+            }
+            Decision::CapExceeded { remaining, requested } => {
+                self.metrics.refused.inc();
+                Err(AddError::CapExceeded {
+                    cap: self.cap,
+                    remaining,
+                    requested,
+                })
             }
         }
     }

@@ -28,10 +28,12 @@ pub mod config;
 pub mod domain;
 mod routes;
 pub mod startup;
+mod state;
 pub mod storage;
 
 pub use batcher::AddError;
 pub use config::Settings;
+pub use routes::ApiDoc;
 pub use startup::{build, build_with_pool};
 
 /// Migrations of the `orders` database.

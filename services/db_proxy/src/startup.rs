@@ -5,20 +5,13 @@ use std::time::Duration;
 use chrono::Utc;
 use common::health::Reporter;
 use common::http::{AppContext, ServiceHandle};
-use common::money::Satoshis;
 use sqlx::PgPool;
 use utoipa::OpenApi;
 
-use crate::batcher::{BatchMetrics, Collector, OrderSink};
+use crate::batcher::{BatchMetrics, Collector};
 use crate::config::Settings;
+use crate::state::State;
 use crate::{MIGRATOR, routes, storage};
-
-/// What handlers share.
-pub struct State {
-    pub pool: PgPool,
-    pub sink: OrderSink,
-    pub cap: Satoshis,
-}
 
 /// Builds db_proxy: creates and migrates its database, then serves.
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
@@ -42,6 +35,11 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         &settings.http,
         settings.common.service_token.clone(),
     );
+    // The page query's LIMIT is a parameter, so Postgres's `auto` mode never
+    // trusts a generic plan for it and plans every page afresh: half its cost.
+    // Its generic plan is the same backward scan of the `seq` index for any
+    // parameters (benchmarks/orders/sql/pgbench_page.sql), so it gets a pool of its own.
+    let pages = common::db::pool_with(&settings.pg, common::db::Plans::Generic)?;
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
     let (sink, collector) = Collector {
@@ -54,6 +52,7 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     .spawn();
     let state = actix_web::web::Data::new(State {
         pool: pool.clone(),
+        pages,
         sink,
         cap,
     });

@@ -10,11 +10,14 @@
 
 pub mod config;
 pub mod domain;
+mod intake;
 mod routes;
 pub mod startup;
+mod state;
 pub mod storage;
 
 pub use config::Settings;
+pub use routes::ApiDoc;
 pub use startup::{build, build_with_pool};
 
 /// Migrations of the `health` database.

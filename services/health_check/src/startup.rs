@@ -9,13 +9,8 @@ use utoipa::OpenApi;
 
 use crate::config::Settings;
 use crate::domain::TtlPolicy;
-use crate::{MIGRATOR, routes, storage};
-
-/// What handlers share.
-pub struct State {
-    pub pool: PgPool,
-    pub policy: TtlPolicy,
-}
+use crate::state::State;
+use crate::{MIGRATOR, intake, routes, storage};
 
 /// Builds health_check: creates and migrates its database, then serves.
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
@@ -33,14 +28,17 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         settings.common.service_token.clone(),
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
+    let (intake, intake_task) = intake::spawn(pool.clone());
     let state = actix_web::web::Data::new(State {
         pool: pool.clone(),
         policy: policy.clone(),
+        intake,
     });
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
         cfg.app_data(state.clone()).configure(routes::configure);
     })?;
+    handle.add_task(intake_task);
     handle.add_task(tokio::spawn(evaluate_loop(
         pool.clone(),
         policy,

@@ -41,6 +41,7 @@ pub mod querylog;
 pub mod restricted;
 mod routes;
 pub mod startup;
+mod state;
 pub mod storage;
 
 pub use config::Settings;

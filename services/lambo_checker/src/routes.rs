@@ -12,7 +12,7 @@ use serde_json::json;
 
 use crate::checker::{Checker, RawQuestion};
 use crate::restricted::SecuritySchemes;
-use crate::startup::GrpcBridge;
+use crate::state::GrpcBridge;
 use crate::storage::{self, LoggedQuery};
 
 /// The OpenAPI document of lambo_checker.

@@ -14,15 +14,8 @@ use utoipa::OpenApi;
 use crate::checker::Checker;
 use crate::config::Settings;
 use crate::querylog::QueryLog;
+use crate::state::GrpcBridge;
 use crate::{MIGRATOR, bundled, grpc, providers, routes};
-
-/// What `GET /api/v1/process_request_grpc` calls, and the port gRPC listens on.
-pub struct GrpcBridge {
-    /// `None` when gRPC is off and no other server is configured.
-    pub client: Option<grpc::pb::api_client::ApiClient<tonic::transport::Channel>>,
-    /// The port of this service's own gRPC server, if it runs one.
-    pub port: Option<u16>,
-}
 
 /// Builds lambo_checker: creates and migrates its database, imports the bundled
 /// history if that was not done before, then serves.

@@ -29,9 +29,11 @@ pub mod domain;
 pub mod ingest;
 mod routes;
 pub mod startup;
+mod state;
 pub mod storage;
 
 pub use config::Settings;
+pub use routes::ApiDoc;
 pub use startup::build;
 
 /// Migrations of the `sensors` database.

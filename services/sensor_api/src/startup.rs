@@ -1,27 +1,15 @@
 //! Wiring: the pool, the rate limiter, the reporter, the server.
 
-use std::collections::HashMap;
 use std::time::Duration;
 
 use common::health::Reporter;
 use common::http::{AppContext, ServiceHandle};
 use common::rate_limit::RateLimiter;
-use sqlx::PgPool;
 use utoipa::OpenApi;
 
-use crate::config::{Right, Settings};
+use crate::config::Settings;
+use crate::state::State;
 use crate::{MIGRATOR, routes};
-
-/// What handlers share.
-pub struct State {
-    pub pool: PgPool,
-    /// API key → its rights.
-    pub keys: HashMap<String, Vec<Right>>,
-    pub max_upload_bytes: u64,
-    pub max_points: i64,
-    /// Verifies bearer tokens of `/api/v1/core/restricted`.
-    pub jwt: common::jwt::JwtVerifier,
-}
 
 /// Builds sensor_api: creates and migrates its database, then serves.
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {

@@ -6,8 +6,6 @@ use actix_web::web;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-pub(crate) use record::State;
-
 /// The OpenAPI document of api_cache_proxy.
 #[derive(OpenApi)]
 #[openapi(

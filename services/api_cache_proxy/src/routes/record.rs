@@ -1,19 +1,15 @@
 //! `GET /record` and `POST /add`.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use common::Problem;
 use common::auth::ServiceAuth;
-use common::health::Reporter;
 use common::models::PriceRecord;
-use prometheus_client::metrics::counter::Counter;
 use serde::{Deserialize, Serialize};
-use serde_json::json;
 
-use crate::storage::{Put, RecordStore, StoreError};
+use crate::state::State;
+use crate::storage::Put;
 
 /// TTL when `?ttl` is not given, in seconds.
 pub const DEFAULT_TTL_SECS: u64 = 60;
@@ -24,62 +20,6 @@ pub const MAX_TTL_SECS: u64 = 86_400;
 const MAX_CLOCK_SKEW: TimeDelta = TimeDelta::minutes(5);
 /// Longest accepted `source`.
 const MAX_SOURCE_LEN: usize = 64;
-
-/// What the handlers share.
-pub struct State {
-    store: RecordStore,
-    reporter: Reporter,
-    /// Whether the last Redis call failed, so an outage is reported once, not per request.
-    redis_down: AtomicBool,
-    stored: Counter,
-    refused: Counter,
-}
-
-impl State {
-    /// Handler state; the counters are registered in the service's metrics.
-    pub fn new(store: RecordStore, reporter: Reporter, stored: Counter, refused: Counter) -> Self {
-        Self {
-            store,
-            reporter,
-            redis_down: AtomicBool::new(false),
-            stored,
-            refused,
-        }
-    }
-
-    /// Notes a Redis call that worked, reporting the recovery after an outage.
-    fn redis_ok(&self) {
-        if self.redis_down.swap(false, Ordering::Relaxed) {
-            tracing::info!("redis reachable again");
-            self.reporter.report(
-                "info",
-                "pass",
-                json!({ "dependency": "redis", "event": "recovered" }),
-            );
-        }
-    }
-
-    /// The problem for a store error; a Redis outage is reported once, not per request.
-    fn problem(&self, error: StoreError) -> Problem {
-        match error {
-            StoreError::Redis(error) => {
-                if !self.redis_down.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%error, "redis unavailable");
-                    self.reporter.report(
-                        "error",
-                        "fail",
-                        json!({ "dependency": "redis", "event": "unavailable", "error": error }),
-                    );
-                }
-                Problem::unavailable("redis")
-            }
-            StoreError::Corrupt(error) => {
-                tracing::error!(%error, "stored price record does not parse");
-                Problem::internal()
-            }
-        }
-    }
-}
 
 /// The latest BTC price record.
 #[utoipa::path(get, tag = "price record", path = "/record",

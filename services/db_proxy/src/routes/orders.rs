@@ -8,7 +8,7 @@ use serde::Deserialize;
 use uuid::Uuid;
 
 use crate::domain::{self, PageSpec};
-use crate::startup::State;
+use crate::state::State;
 use crate::storage;
 
 fn check_text(field: &str, value: &str, max: usize) -> Result<(), Problem> {
@@ -73,7 +73,7 @@ pub struct PageQuery {
     responses((status = 200, body = OrderPage), (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_page(state: web::Data<State>, q: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let spec = PageSpec::parse(q.page_size, q.start, q.cursor.as_deref())?;
-    let (data, total) = storage::page(&state.pool, spec)
+    let (data, total) = storage::page(&state.pages, spec)
         .await
         .map_err(common::db::problem)?;
     let next_cursor = domain::next_cursor(data.last().map(|o| o.seq));

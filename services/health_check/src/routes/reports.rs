@@ -6,7 +6,7 @@ use common::models::Report;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::startup::State;
+use crate::state::State;
 use crate::storage::{self, ReportFilter};
 
 const MAX_BATCH: usize = 1000;
@@ -49,10 +49,12 @@ pub async fn post_report(
     body: web::Json<Report>,
 ) -> Result<HttpResponse, Problem> {
     validate(&body, None)?;
-    let ids = storage::insert_reports(&state.pool, std::slice::from_ref(&body))
+    let id = state
+        .intake
+        .submit(body.into_inner())
         .await
-        .map_err(common::db::problem)?;
-    Ok(HttpResponse::Created().json(json!({ "id": ids.first() })))
+        .unwrap_or_else(|| Err(Problem::unavailable("postgres")))?;
+    Ok(HttpResponse::Created().json(json!({ "id": id })))
 }
 
 /// Store up to 1000 reports at once (what the reporters send).

@@ -6,7 +6,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::domain::Status;
-use crate::startup::State;
+use crate::state::State;
 use crate::storage;
 
 /// Each service's status (pass, warn, fail) rolled up from its instances, its

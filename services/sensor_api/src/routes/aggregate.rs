@@ -11,7 +11,7 @@ use serde_json::json;
 
 use super::{check_range, parse_time, unknown_device};
 use crate::domain::{self, Kind, OutValue, format_utc};
-use crate::startup::State;
+use crate::state::State;
 use crate::storage;
 
 /// Query of `GET /api/v1/aggregate`.

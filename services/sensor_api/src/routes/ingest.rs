@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::require;
 use crate::config::Right;
 use crate::ingest::{self, Format, IngestError, IngestOptions};
-use crate::startup::State;
+use crate::state::State;
 
 /// Query of `POST /api/v1/readings`.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

@@ -14,7 +14,7 @@ use serde::Serialize;
 
 use crate::config::Right;
 use crate::domain::{self, Kind, OutValue};
-use crate::startup::State;
+use crate::state::State;
 
 /// The OpenAPI document of sensor_api.
 #[derive(utoipa::OpenApi)]

@@ -11,7 +11,7 @@ use serde_json::json;
 use super::{bad_cursor, parse_limit, require};
 use crate::config::Right;
 use crate::domain::{self, Kind, OutValue};
-use crate::startup::State;
+use crate::state::State;
 use crate::storage;
 
 /// Query of `GET /api/v1/core/process_request`.

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use super::{ReadingOut, bad_cursor, check_range, enc, parse_limit, parse_time, unknown_device};
 use crate::domain::{self, format_utc};
-use crate::startup::State;
+use crate::state::State;
 use crate::storage::{self, ReadingsQuery};
 
 /// Query of the listing routes.

@@ -1,0 +1,15 @@
+//! What the handlers share; startup builds it, routes read it.
+
+use common::money::Satoshis;
+use sqlx::PgPool;
+
+use crate::batcher::OrderSink;
+
+/// What handlers share.
+pub struct State {
+    pub pool: PgPool,
+    /// For the page query only: generic plans (see `startup`).
+    pub pages: PgPool,
+    pub sink: OrderSink,
+    pub cap: Satoshis,
+}

@@ -1,0 +1,59 @@
+//! Wiring: the db_proxy client, the rate limiter, the reporter, the server.
+
+use std::time::Duration;
+
+use actix_web::web;
+use common::client::ServiceClient;
+use common::clients::DbProxyClient;
+use common::http::{AppContext, ServiceHandle};
+use common::rate_limit::RateLimiter;
+use utoipa::OpenApi;
+
+use crate::config::Settings;
+use crate::routes;
+
+/// Builds fetch_buy_orders and serves.
+pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
+    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let redis = common::redis::connect(&settings.redis)?;
+    let db = DbProxyClient(ServiceClient::new(
+        "db_proxy",
+        &settings.db_proxy_url,
+        http.clone(),
+        settings.common.service_token.clone(),
+    ));
+    let limiter = RateLimiter::new(
+        redis.clone(),
+        &format!("{}fetch_buy_orders:", settings.redis.key_prefix),
+        settings.rate_limit.per_minute,
+        settings.rate_limit.key_limits()?,
+    )
+    .trusting(&settings.rate_limit)?;
+    let mut ctx = AppContext::new(
+        "fetch_buy_orders",
+        routes::ApiDoc::openapi(),
+        &settings.http,
+        settings.common.service_token.clone(),
+    );
+    ctx.readiness =
+        ctx.readiness
+            .clone()
+            .redis(redis)
+            .service("db_proxy", http.clone(), &settings.db_proxy_url);
+    let (reporter, reporter_task) = common::health::Reporter::start(&settings.common.reporter, &ctx, http);
+    // The reporter's queue closes when its last handle drops; the app keeps one.
+    let reporter = web::Data::new(reporter);
+    let db = web::Data::new(db);
+    let limiter = web::Data::new(limiter);
+    let listener = common::http::bind(&settings.http)?;
+    let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
+        cfg.app_data(db.clone())
+            .app_data(limiter.clone())
+            .app_data(reporter.clone())
+            .configure(routes::configure);
+    })?;
+    if let Some(task) = reporter_task {
+        handle.add_task(task);
+    }
+    Ok(handle)
+}
