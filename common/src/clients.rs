@@ -5,7 +5,7 @@ use reqwest::Method;
 use uuid::Uuid;
 
 use crate::client::{CallError, ServiceClient};
-use crate::models::{AddedOrder, Capacity, KeyedOrder, NewOrder, Order, OrderPage, PriceRecord};
+use crate::models::{AddedOrder, Capacity, KeyedOrder, NewOrder, Order, PriceRecord, RelayedPage};
 
 /// How to pick a page of orders.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -29,8 +29,8 @@ impl DbProxyClient {
             .await
     }
 
-    /// A page of orders, newest first.
-    pub async fn page(&self, req: &PageRequest) -> Result<OrderPage, CallError> {
+    /// A page of orders, newest first, to relay ([`crate::models::OrderPage`] on the wire).
+    pub async fn page(&self, req: &PageRequest) -> Result<RelayedPage, CallError> {
         let mut query: Vec<(&str, String)> = vec![("page_size", req.page_size.to_string())];
         if let Some(start) = req.start {
             query.push(("start", start.to_string()));

@@ -1,8 +1,13 @@
 //! `loadgen`: N closed-loop clients send one request after another for a fixed
 //! time; prints throughput, latency percentiles and status counts (text or JSON).
 //! Closed-loop like pgbench, so the two are compared on equal terms.
+//!
+//! Also the machine's CPU per request: busy time of all cores over the measured
+//! window (from `/proc/stat`) divided by the requests in it, so a route's cost
+//! counts every process it wakes (services, Postgres, Redis, this client), and
+//! the same figure split by process name (`/proc/<pid>/stat`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -33,6 +38,85 @@ struct Args {
     /// Print one JSON object instead of text.
     #[arg(long)]
     json: bool,
+}
+
+/// CPU time in clock ticks: the whole machine's, and per process name.
+struct CpuSnapshot {
+    busy: u64,
+    total: u64,
+    cpus: u64,
+    by_name: HashMap<u32, (String, u64)>,
+}
+
+/// Reads `/proc`; `None` off Linux, where the CPU figures are left out.
+fn cpu_snapshot() -> Option<CpuSnapshot> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let first = stat.lines().next()?;
+    let ticks: Vec<u64> = first
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    // user nice system idle iowait irq softirq steal (guest time is already in user).
+    let total: u64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3).copied().unwrap_or(0) + ticks.get(4).copied().unwrap_or(0);
+    let cpus = stat
+        .lines()
+        .filter(|l| l.starts_with("cpu") && !l.starts_with("cpu "))
+        .count() as u64;
+    let mut by_name = HashMap::new();
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        // Threads are summed in the process's line; the name ends at the last ')'.
+        let Ok(line) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (line.find('('), line.rfind(')')) else {
+            continue;
+        };
+        let name = line[open + 1..close].to_string();
+        let fields: Vec<&str> = line[close + 1..].split_whitespace().collect();
+        // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+        let used = fields.get(11).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0)
+            + fields.get(12).and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        by_name.insert(pid, (name, used));
+    }
+    Some(CpuSnapshot {
+        busy: total - idle,
+        total,
+        cpus: cpus.max(1),
+        by_name,
+    })
+}
+
+/// Machine CPU microseconds per request over the window, in total and by process name
+/// (processes alive at both ends; names merged, e.g. every `postgres` backend).
+#[allow(clippy::cast_precision_loss)]
+fn cpu_per_request(a: &CpuSnapshot, b: &CpuSnapshot, wall_secs: f64, requests: usize) -> serde_json::Value {
+    let ticks = (b.total - a.total).max(1) as f64;
+    // A tick's length follows from the window: total ticks = cores × seconds × HZ.
+    let secs_per_tick = b.cpus as f64 * wall_secs / ticks;
+    let per_req = |t: u64| t as f64 * secs_per_tick * 1e6 / requests.max(1) as f64;
+    let mut names: BTreeMap<String, u64> = BTreeMap::new();
+    for (pid, (name, used)) in &b.by_name {
+        if let Some((_, before)) = a.by_name.get(pid) {
+            *names.entry(name.clone()).or_default() += used.saturating_sub(*before);
+        }
+    }
+    let mut named: Vec<(String, u64)> = names.into_iter().filter(|(_, t)| *t > 0).collect();
+    named.sort_by_key(|n| std::cmp::Reverse(n.1));
+    let by_process: serde_json::Map<String, serde_json::Value> = named
+        .into_iter()
+        .take(8)
+        .map(|(n, t)| (n, ((per_req(t) * 10.0).round() / 10.0).into()))
+        .collect();
+    serde_json::json!({
+        "machine_busy_fraction": (b.busy - a.busy) as f64 / ticks,
+        "cpu_us_per_request": (per_req(b.busy - a.busy) * 10.0).round() / 10.0,
+        "cpu_us_per_request_by_process": by_process,
+    })
 }
 
 struct Sample {
@@ -119,6 +203,15 @@ async fn main() -> anyhow::Result<()> {
     let tasks: Vec<_> = (0..args.concurrency)
         .map(|i| tokio::spawn(worker(args.clone(), client.clone(), i, warm_until, stop_at)))
         .collect();
+    // Snapshots at both ends of the measured window, off the runtime's threads.
+    let cpu = tokio::spawn(async move {
+        tokio::time::sleep_until(warm_until.into()).await;
+        let a = tokio::task::spawn_blocking(cpu_snapshot).await.ok().flatten();
+        let from = Instant::now();
+        tokio::time::sleep_until(stop_at.into()).await;
+        let b = tokio::task::spawn_blocking(cpu_snapshot).await.ok().flatten();
+        a.zip(b).map(|(a, b)| (a, b, from.elapsed().as_secs_f64()))
+    });
     let mut latencies = Vec::new();
     let mut statuses: BTreeMap<u16, u64> = BTreeMap::new();
     let mut errors = 0;
@@ -130,6 +223,9 @@ async fn main() -> anyhow::Result<()> {
         }
         errors += s.errors;
     }
+    let cpu = cpu
+        .await?
+        .map(|(a, b, wall)| cpu_per_request(&a, &b, wall, latencies.len()));
     latencies.sort_unstable();
     #[allow(clippy::cast_precision_loss)]
     let rps = latencies.len() as f64 / args.duration as f64;
@@ -147,12 +243,16 @@ async fn main() -> anyhow::Result<()> {
         let out = serde_json::json!({
             "url": args.url, "concurrency": args.concurrency, "seconds": args.duration,
             "requests": latencies.len(), "rps": rps, "p50_ms": p50, "p90_ms": p90, "p99_ms": p99, "max_ms": max,
-            "statuses": statuses, "errors": errors,
+            "statuses": statuses, "errors": errors, "cpu": cpu,
         });
         println!("{out}");
     } else {
+        let cpu_text = cpu
+            .as_ref()
+            .and_then(|c| c["cpu_us_per_request"].as_f64())
+            .map_or(String::new(), |us| format!(", machine CPU {us:.0} µs/request"));
         println!(
-            "{} {} c={} {}s: {} requests, {rps:.0} req/s, p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, statuses {statuses:?}, errors {errors}",
+            "{} {} c={} {}s: {} requests, {rps:.0} req/s, p50 {p50:.2} ms, p90 {p90:.2} ms, p99 {p99:.2} ms, max {max:.2} ms, statuses {statuses:?}, errors {errors}{cpu_text}",
             args.method,
             args.url,
             args.concurrency,

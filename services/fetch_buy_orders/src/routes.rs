@@ -5,8 +5,8 @@ use actix_web::{HttpResponse, web};
 use common::Problem;
 use common::clients::{DbProxyClient, PageRequest};
 use common::models::{Capacity, Order};
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 /// The OpenAPI document of fetch_buy_orders.
 #[derive(utoipa::OpenApi)]
@@ -118,10 +118,27 @@ pub async fn get_orders(
         .next_cursor
         .as_ref()
         .map(|c| format!("/get_orders?cursor={c}&page_size={}", req.page_size));
-    Ok(HttpResponse::Ok().json(json!({
-        "data": page.data,
-        "next_cursor": page.next_cursor,
-        "total": page.total,
-        "_links": { "self": this, "next": next },
-    })))
+    Ok(HttpResponse::Ok().json(PageBody {
+        data: &page.data,
+        next_cursor: page.next_cursor.as_deref(),
+        total: page.total,
+        links: Links { this, next },
+    }))
+}
+
+/// `200` body of `GET /get_orders`: db_proxy's orders as it wrote them, plus links.
+#[derive(Serialize)]
+struct PageBody<'a> {
+    data: &'a RawValue,
+    next_cursor: Option<&'a str>,
+    total: i64,
+    #[serde(rename = "_links")]
+    links: Links,
+}
+
+#[derive(Serialize)]
+struct Links {
+    #[serde(rename = "self")]
+    this: String,
+    next: Option<String>,
 }
