@@ -138,6 +138,37 @@ impl Collector {
         );
         (OrderSink { group }, task)
     }
+
+    fn answer(&self, decision: Decision) -> Result<AddedOrder, AddError> {
+        match decision {
+            Decision::Accepted(order) => {
+                self.metrics.accepted.inc();
+                Ok(AddedOrder {
+                    order,
+                    replayed: false,
+                })
+            }
+            Decision::Replayed(order) => {
+                self.metrics.replayed.inc();
+                Ok(AddedOrder {
+                    order,
+                    replayed: true,
+                })
+            }
+            Decision::KeyReused => {
+                self.metrics.key_reused.inc();
+                Err(AddError::KeyReused)
+            }
+            Decision::CapExceeded { remaining, requested } => {
+                self.metrics.refused.inc();
+                Err(AddError::CapExceeded {
+                    cap: self.cap,
+                    remaining,
+                    requested,
+                })
+            }
+        }
+    }
 }
 
 /// The collector at work: `failing` remembers a failed batch, so an outage
@@ -190,39 +221,6 @@ impl Committer for Committing {
                     );
                 }
                 batch.iter().map(|_| Err(AddError::Unavailable)).collect()
-            }
-        }
-    }
-}
-
-impl Collector {
-    fn answer(&self, decision: Decision) -> Result<AddedOrder, AddError> {
-        match decision {
-            Decision::Accepted(order) => {
-                self.metrics.accepted.inc();
-                Ok(AddedOrder {
-                    order,
-                    replayed: false,
-                })
-            }
-            Decision::Replayed(order) => {
-                self.metrics.replayed.inc();
-                Ok(AddedOrder {
-                    order,
-                    replayed: true,
-                })
-            }
-            Decision::KeyReused => {
-                self.metrics.key_reused.inc();
-                Err(AddError::KeyReused)
-            }
-            Decision::CapExceeded { remaining, requested } => {
-                self.metrics.refused.inc();
-                Err(AddError::CapExceeded {
-                    cap: self.cap,
-                    remaining,
-                    requested,
-                })
             }
         }
     }

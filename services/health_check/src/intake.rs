@@ -10,9 +10,6 @@ use tokio::task::JoinHandle;
 
 use crate::storage;
 
-/// Reports per transaction, as for `POST /report/batch`.
-const MAX_BATCH: usize = 1000;
-
 /// Where handlers hand single reports: the id of the stored report, or why not.
 pub type ReportIntake = GroupCommit<Report, Result<i64, Problem>>;
 
@@ -37,5 +34,5 @@ impl Committer for Writer {
 
 /// Starts the collector task.
 pub fn spawn(pool: PgPool) -> (ReportIntake, JoinHandle<()>) {
-    GroupCommit::spawn(Writer { pool }, MAX_BATCH)
+    GroupCommit::spawn(Writer { pool }, storage::MAX_BATCH)
 }

@@ -66,6 +66,10 @@ pub struct ReportFilter {
     pub until: Option<DateTime<Utc>>,
 }
 
+/// The most reports one [`insert_reports`] call takes: a `POST /report/batch`, or a
+/// group-committed batch of single reports.
+pub const MAX_BATCH: usize = 1000;
+
 /// Stores reports and refreshes their instances' and services' status, in one
 /// transaction. Returns the new ids in order.
 #[tracing::instrument(skip_all, fields(n = reports.len()))]

@@ -7,9 +7,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::state::State;
-use crate::storage::{self, ReportFilter};
-
-const MAX_BATCH: usize = 1000;
+use crate::storage::{self, MAX_BATCH, ReportFilter};
 
 fn validate(r: &Report, at: Option<usize>) -> Result<(), Problem> {
     let field = |name: &str| match at {
