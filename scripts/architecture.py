@@ -1,14 +1,20 @@
 #!/usr/bin/env python3
-"""The architecture picture, from one description (below, as DESIGN.md's service table):
+"""The architecture picture, from one description (below) and what the code says:
 
   scripts/architecture.py           regenerate architecture_schema.drawio and the Mermaid
-                                    block of README.md (between the architecture markers)
+                                    block between the architecture markers (README.md, or
+                                    the page under docs/ that holds them)
   scripts/architecture.py --check   fail if either is out of date, if the drawio file is not
-                                    a valid mxfile, or if a crate of services/ is missing
+                                    a valid mxfile, if a crate of services/ is missing, or if
+                                    the drawn calls differ from the code's
 
+Ports and database names in the labels come from `delos describe` (scripts/lib/crates.py,
+from the release build); the calls drawn between services, to health_check (reports), to
+Postgres, Redis and the third-party APIs are compared with its `depends_on`.
 Standard library only. draw.io opens the uncompressed mxfile as it is.
 """
 
+import glob
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -16,31 +22,47 @@ from xml.sax.saxutils import escape
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
-from crates import service_crates  # noqa: E402
+from crates import described, service_crates  # noqa: E402
 DRAWIO = os.path.join(ROOT, "architecture_schema.drawio")
-README = os.path.join(ROOT, "README.md")
 BEGIN, END = "<!-- architecture:begin (scripts/architecture.py) -->", "<!-- architecture:end -->"
 
-# id, label lines, kind, column, row (grid position in the drawing)
-NODES = [
-    ("clients", ["Clients", "HTTP · gRPC · browser"], "actor", 2, 0),
-    ("gateway", ["gateway (nginx, compose only)", ":8001 :8020 → replicas"], "proxy", 1, 1),
-    ("create_buy_order", ["create_buy_order :8001", "public · stateless"], "service", 0, 2),
-    ("fetch_buy_orders", ["fetch_buy_orders :8020", "public · stateless"], "service", 1, 2),
-    ("lambo_checker", ["lambo_checker :8060 · gRPC :50051", "public · owns DB lambo + Redis result cache"], "service", 2, 2),
-    ("sensor_api", ["sensor_api :8080", "public · owns DB sensors"], "service", 3, 2),
-    ("api_updater", ["api_updater :8003", "every 15 s · stateless"], "service", 4, 2),
-    ("api_cache_proxy", ["api_cache_proxy :8002", "internal · owns the Redis price record"], "service", 0, 3),
-    ("db_proxy", ["db_proxy :8010", "internal · owns DB orders (the 100 BTC cap)"], "service", 1, 3),
-    ("health_check", ["health_check :8050", "owns DB health · status page"], "service", 3, 3),
-    ("redis", ["Redis :6379", "rate limits · price record · caches"], "store", 0, 4),
-    ("pg_orders", ["Postgres :5432", "DB orders"], "db", 1, 4),
-    ("pg_lambo", ["Postgres :5432", "DB lambo"], "db", 2, 4),
-    ("pg_sensors", ["Postgres :5432", "DB sensors"], "db", 3, 4),
-    ("pg_health", ["Postgres :5432", "DB health"], "db", 4, 4),
-    ("third_party", ["Third-party price APIs", "Coinbase · Kraken · CoinGecko · Binance"], "external", 4, 1),
-    ("pgadmin", ["pgAdmin :5050", "compose only"], "tool", 4, 5),
-]
+# Database owners, left to right in the drawing's Postgres row (node `pg_<database>`).
+PG_OWNERS = ["db_proxy", "lambo_checker", "sensor_api", "health_check"]
+# Calls the code makes that the picture leaves out on purpose, and why.
+UNDRAWN = {("sensor_api", "redis"): "rate-limit counters only; the edge waits for the next regeneration of the picture"}
+
+
+def nodes():
+    """id, label lines, kind, column, row (grid position in the drawing)."""
+    d = described()
+
+    def svc(name):
+        ports = d[name]["ports"]
+        return f"{name} :{ports['http']}" + (f" · gRPC :{ports['grpc']}" if "grpc" in ports else "")
+
+    def public(*names):
+        return " ".join(f":{d[n]['ports']['http']}" for n in names)
+
+    redis_port = next(s["depends_on"]["redis"]["port"] for s in d.values() if s["depends_on"]["redis"])
+    pg = [d[o]["depends_on"]["postgres"] for o in PG_OWNERS]
+    return [
+        ("clients", ["Clients", "HTTP · gRPC · browser"], "actor", 2, 0),
+        ("gateway", ["gateway (nginx, compose only)", f"{public('create_buy_order', 'fetch_buy_orders')} → replicas"], "proxy", 1, 1),
+        ("create_buy_order", [svc("create_buy_order"), "public · stateless"], "service", 0, 2),
+        ("fetch_buy_orders", [svc("fetch_buy_orders"), "public · stateless"], "service", 1, 2),
+        ("lambo_checker", [svc("lambo_checker"), "public · owns DB lambo + Redis result cache"], "service", 2, 2),
+        ("sensor_api", [svc("sensor_api"), "public · owns DB sensors"], "service", 3, 2),
+        ("api_updater", [svc("api_updater"), "every 15 s · stateless"], "service", 4, 2),
+        ("api_cache_proxy", [svc("api_cache_proxy"), "internal · owns the Redis price record"], "service", 0, 3),
+        ("db_proxy", [svc("db_proxy"), "internal · owns DB orders (the 100 BTC cap)"], "service", 1, 3),
+        ("health_check", [svc("health_check"), "owns DB health · status page"], "service", 3, 3),
+        ("redis", [f"Redis :{redis_port}", "rate limits · price record · caches"], "store", 0, 4),
+    ] + [
+        (f"pg_{p['database']}", [f"Postgres :{p['port']}", f"DB {p['database']}"], "db", 1 + i, 4) for i, p in enumerate(pg)
+    ] + [
+        ("third_party", ["Third-party price APIs", "Coinbase · Kraken · CoinGecko · Binance"], "external", 4, 1),
+        ("pgadmin", ["pgAdmin :5050", "compose only"], "tool", 4, 5),
+    ]
 
 # caller, callee, label; health reports are drawn dashed
 EDGES = [
@@ -82,6 +104,7 @@ W, H, DX, DY = 210, 60, 250, 120
 
 
 def drawio():
+    NODES = nodes()
     cells = ['<mxCell id="0"/>', '<mxCell id="1" parent="0"/>']
     for nid, lines, kind, col, row in NODES:
         label = escape("<br>".join(escape(line) for line in lines), {'"': "&quot;"})
@@ -120,7 +143,7 @@ def mermaid():
     shapes = {"actor": ("([", "])"), "proxy": ("[/", "/]"), "service": ("[", "]"), "store": ("[(", ")]"),
               "db": ("[(", ")]"), "external": ("{{", "}}"), "tool": ("[", "]")}
     out = ["```mermaid", "flowchart TB"]
-    for nid, lines, kind, _, _ in NODES:
+    for nid, lines, kind, _, _ in nodes():
         a, b = shapes[kind]
         out.append(f'    {nid}{a}"{"<br/>".join(lines)}"{b}')
     for a, b, label in EDGES:
@@ -131,18 +154,61 @@ def mermaid():
     return "\n".join(out)
 
 
-def readme_with(block):
-    text = open(README, encoding="utf-8").read()
+def picture_page():
+    """The Markdown file holding the architecture markers: README.md or a page of docs/."""
+    for path in [os.path.join(ROOT, "README.md")] + sorted(glob.glob(os.path.join(ROOT, "docs", "*.md"))):
+        if os.path.exists(path) and BEGIN in open(path, encoding="utf-8").read():
+            return path
+    raise SystemExit(f"no Markdown file (README.md, docs/*.md) holds the markers {BEGIN} … {END}")
+
+
+def page_with(path, block):
+    text = open(path, encoding="utf-8").read()
     if BEGIN not in text or END not in text:
-        raise SystemExit(f"README.md lacks the markers {BEGIN} … {END}")
+        raise SystemExit(f"{os.path.relpath(path, ROOT)} lacks the markers {BEGIN} … {END}")
     head, rest = text.split(BEGIN, 1)
     _, tail = rest.split(END, 1)
     return f"{head}{BEGIN}\n{block}\n{END}{tail}"
 
 
-def check():
+def check_calls():
+    """The drawn calls are the code's (`delos describe`'s depends_on), both ways."""
     errors = []
+    d = described()
+    drawn = {(a, b) for a, b, _ in EDGES} | {(r, "health_check") for r in REPORTERS}
+    code = set()
+    for name, s in d.items():
+        deps = s["depends_on"]
+        code |= {(name, c["service"]) for c in deps["services"]}
+        if deps["postgres"]:
+            code.add((name, f"pg_{deps['postgres']['database']}"))
+        if deps["redis"]:
+            code.add((name, "redis"))
+        if deps["external"]:
+            code.add((name, "third_party"))
+    ends = set(d) | {"redis", "third_party"} | {n[0] for n in nodes() if n[2] == "db"}
+    drawn = {(a, b) for a, b in drawn if a in d and b in ends}
+    for a, b in sorted(code - drawn):
+        if (a, b) not in UNDRAWN:
+            errors.append(f"the code has {a} call {b} (delos describe), the picture does not: add the edge")
+    for a, b in sorted(drawn - code):
+        errors.append(f"the picture has {a} call {b}, the code does not (delos describe)")
+    for a, b in sorted(set(UNDRAWN) - code):
+        errors.append(f"UNDRAWN lists {a} → {b}, which the code does not call: remove it")
+    owners = sorted(n for n, s in d.items() if s["depends_on"]["postgres"])
+    if owners != sorted(PG_OWNERS):
+        errors.append(f"PG_OWNERS is {sorted(PG_OWNERS)}, the services owning a database are {owners}")
+    return errors
+
+
+def check():
     crates = service_crates()
+    errors = [f"`delos describe` does not list {c}" for c in crates if c not in described()]
+    if errors:  # the labels need every service's ports
+        for e in errors:
+            print("FAIL " + e, file=sys.stderr)
+        return 1
+    NODES = nodes()
     try:
         tree = ET.parse(DRAWIO)
         root = tree.getroot()
@@ -159,12 +225,14 @@ def check():
             errors += [f"architecture_schema.drawio does not name {c}" for c in crates if c not in labels]
     except (ET.ParseError, OSError) as e:
         errors.append(f"architecture_schema.drawio does not parse: {e}")
-    described = {n[0] for n in NODES}
-    errors += [f"scripts/architecture.py does not describe {c}" for c in crates if c not in described]
+    in_picture = {n[0] for n in NODES}
+    errors += [f"scripts/architecture.py does not describe {c}" for c in crates if c not in in_picture]
     if os.path.exists(DRAWIO) and open(DRAWIO, encoding="utf-8").read() != drawio():
         errors.append("architecture_schema.drawio is out of date: run scripts/architecture.py")
-    if open(README, encoding="utf-8").read() != readme_with(mermaid()):
-        errors.append("README.md's Mermaid diagram is out of date: run scripts/architecture.py")
+    page = picture_page()
+    if open(page, encoding="utf-8").read() != page_with(page, mermaid()):
+        errors.append(f"{os.path.relpath(page, ROOT)}'s Mermaid diagram is out of date: run scripts/architecture.py")
+    errors += check_calls()
     for e in errors:
         print("FAIL " + e, file=sys.stderr)
     print(f"architecture: {len(crates)} service crates, {len(errors)} problems")
@@ -176,10 +244,11 @@ def main():
         return check()
     with open(DRAWIO, "w", encoding="utf-8") as f:
         f.write(drawio())
-    new = readme_with(mermaid())
-    with open(README, "w", encoding="utf-8") as f:
+    page = picture_page()
+    new = page_with(page, mermaid())
+    with open(page, "w", encoding="utf-8") as f:
         f.write(new)
-    print("wrote architecture_schema.drawio and README.md's Mermaid block")
+    print(f"wrote architecture_schema.drawio and {os.path.relpath(page, ROOT)}'s Mermaid block")
     return 0
 
 

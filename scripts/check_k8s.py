@@ -5,18 +5,22 @@ Renders the base and both overlays with `kubectl kustomize`, then reads the rend
 and fails when
   - a service crate (services/<name>/Cargo.toml) has no Deployment + Service named after it
     (`_` → `-`), or a Delos Deployment names no crate;
-  - a container port or probe differs from the service's: the port of `HttpSettings::on_port(N)`
-    in its source (and lambo's gRPC port, from its GrpcSettings default, on a Service with
-    appProtocol grpc), liveness on /healthz, readiness on /readyz, a startupProbe;
+  - a crate is missing from `delos describe` (what the code says about each service:
+    scripts/lib/crates.py runs it from the release build);
+  - a container port or probe differs from the service's: its listeners' default ports
+    (`ports` of describe: http, and lambo's gRPC port on a Service with appProtocol grpc),
+    liveness on /healthz, readiness on /readyz, a startupProbe;
   - a variable the service reads is not set from the ConfigMap or Secret: the service token,
-    its Postgres/Redis URL (when its Settings has a `pg`/`redis` section; from the Secret, as
-    they carry passwords), every `*_url` field of its Settings (pointing at the Service of the
-    crate it names, on that crate's port), the reporter URL (when it starts a Reporter), every
-    `Secret`-typed field; or a variable is set literally, or a ConfigMap key names a crate or
-    setting that does not exist (a typo the service would silently ignore);
+    its Postgres/Redis URL (when it has a database / uses Redis; from the Secret, as they
+    carry passwords), every setting whose default URL is another service's port (pointing at
+    that service's Service, on its port; `common.reporter.url` → health_check), every
+    top-level secret setting; or a secret setting is set from anything but a Secret, or a
+    variable is set literally, or a ConfigMap key is no variable of an existing crate's
+    settings (a typo the service would silently ignore);
   - any container of any workload may run as root or escalate, or a Delos container lacks a
     read-only root, dropped capabilities, seccomp RuntimeDefault, resources, or a grace period
-    longer than its preStop sleep + actix's shutdown timeout (`.shutdown_timeout(N)`);
+    longer than its preStop sleep + the HTTP server's shutdown timeout (describe's
+    `http.shutdown_timeout_secs`, common::http::SHUTDOWN_TIMEOUT_SECS);
   - dev: the copies of database/init/00_databases.sql and deployment/pgadmin/servers.json differ;
   - prod: a stateless service has < 2 replicas or no HPA/PDB; the NetworkPolicies (evaluated
     for every pair of services) allow a call the code does not make or block one it does,
@@ -28,7 +32,6 @@ Needs kubectl (with Kustomize), PyYAML and kubernetes-validate (`pip install kub
 """
 
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -42,7 +45,7 @@ except ImportError:
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
-from crates import default_port, service_crates, source  # noqa: E402
+from crates import describe, described, service_crates  # noqa: E402
 K8S = "deployment/k8s"
 RENDERS = [f"{K8S}/base", f"{K8S}/overlays/dev", f"{K8S}/overlays/prod"]
 IMAGE_UID = 10001  # deployment/Dockerfile: USER 10001:10001
@@ -79,42 +82,38 @@ def read(rel):
 
 
 class Crate:
-    def __init__(self, name):
+    """A crate of services/ and what `delos describe` says about it (`desc`, None if nothing)."""
+
+    def __init__(self, name, desc):
         self.name = name
         self.k8s = name.replace("_", "-")
         self.env = f"DELOS_{name.upper()}"
-        text = source(name, ROOT)
-        self.port = default_port(text)
-        m = re.search(r"pub struct Settings \{(.*?)\n\}", text, re.S)
-        self.fields = dict(re.findall(r"pub (\w+):\s*([\w:<>]+)", m.group(1))) if m else {}
-        self.pg = "PgSettings" in self.fields.values()
-        self.redis = "RedisSettings" in self.fields.values()
-        self.public = "RateLimitSettings" in self.fields.values() or name in STATUS_PAGES
-        self.url_fields = [f for f, t in self.fields.items() if f.endswith("_url") and t == "String"]
-        self.secret_fields = [f for f, t in self.fields.items() if t == "Secret"]
-        self.reports = "Reporter::start" in text
-        self.grpc_port = None
-        if "GrpcSettings" in self.fields.values():
-            g = re.search(r"impl Default for GrpcSettings \{(.*?)\n\}", text, re.S)
-            p = re.search(r"port:\s*(\d+)", g.group(1)) if g else None
-            self.grpc_port = int(p.group(1)) if p else None
-        self.has_settings = bool(m)
+        self.desc = desc
+        desc = desc or {}
+        ports = desc.get("ports") or {}
+        self.port = ports.get("http")
+        self.grpc_port = ports.get("grpc")
+        self.ports = ports
+        self.settings = {s["key"]: s for s in desc.get("settings", [])}
+        self.env_names = {e for s in self.settings.values() for e in s["env"]}
+        self.secret_env = {e for s in self.settings.values() if s["secret"] for e in s["env"]}
+        deps = desc.get("depends_on") or {}
+        self.postgres, self.redis_dep = deps.get("postgres"), deps.get("redis")
+        self.pg, self.redis = self.postgres is not None, self.redis_dep is not None
+        sections = {s["key"] for s in desc.get("sections", [])}
+        self.public = "rate_limit" in sections or name in STATUS_PAGES
+        # (setting, callee crate name, callee listener) for every call to another service.
+        self.calls = [(c["setting"], c["service"], c["listener"]) for c in deps.get("services", [])]
+        self.secret_fields = [k for k, s in self.settings.items() if s["secret"] and "." not in k]
 
 
 def crates():
-    return [Crate(c) for c in service_crates(ROOT)]
+    services = described(ROOT)
+    return [Crate(c, services.get(c)) for c in service_crates(ROOT)]
 
 
 def shutdown_timeout():
-    m = re.search(r"\.shutdown_timeout\((\d+)\)", read("common/src/http.rs"))
-    return int(m.group(1)) if m else 30  # actix's default
-
-
-def target_crate(field, by_name):
-    """`db_proxy_url` → db_proxy, `cache_proxy_url` → api_cache_proxy (the crate it names)."""
-    stem = field[: -len("_url")]
-    hits = [c for c in by_name.values() if c.name == stem or c.name.endswith("_" + stem)]
-    return hits[0] if len(hits) == 1 else None
+    return describe(ROOT)["http"]["shutdown_timeout_secs"]
 
 
 # ---------------------------------------------------------------- rendering
@@ -216,19 +215,22 @@ def resolve_env(r, secrets_template, container):
     return env
 
 
-def lookup(env, crate, section_key, shared=True):
-    """The variable the service would use for `section_key` (e.g. "pg__url"), service form first."""
-    names = [f"{crate.env}__{section_key.upper()}"]
-    if shared:
-        names.append(f"DELOS__{section_key.upper()}")
+def lookup(env, crate, key, shared=True):
+    """The variable the service would use for setting `key` (e.g. "pg.url"): the first of its
+    variables (describe's `env`, strongest first) that is set; only the service's own form
+    (`DELOS_<SERVICE>__...`) unless `shared`."""
+    s = crate.settings.get(key)
+    if s is None:
+        return f"{crate.env}__{key.upper().replace('.', '__')}", None
+    names = [n for n in s["env"] if shared or n.startswith(crate.env + "__")]
     for n in names:
         if n in env:
             return n, env[n]
     return names[-1], None
 
 
-def check_url(where, r, var, value, target):
-    """The URL names the Service of `target` (a Crate) on its port."""
+def check_url(where, r, var, value, target, listener="http"):
+    """The URL names the Service of `target` (a Crate) on the port of its `listener`."""
     u = urlparse(value or "")
     host, port = u.hostname, u.port
     if not host or not port:
@@ -248,8 +250,9 @@ def check_url(where, r, var, value, target):
         tp = ports[0].get("targetPort", port)
         c = dep["spec"]["template"]["spec"]["containers"][0]
         cport = next((p["containerPort"] for p in c.get("ports", []) if tp in (p.get("name"), p["containerPort"])), None)
-        if cport != target.port:
-            fail(where, f"{var}={value!r} reaches port {cport}, but {target.name} listens on {target.port}")
+        want = target.ports.get(listener)
+        if cport != want:
+            fail(where, f"{var}={value!r} reaches port {cport}, but {target.name} listens on {want}")
 
 
 # ---------------------------------------------------------------- one crate in one render
@@ -267,6 +270,9 @@ def check_crate(r, crate, by_name, secrets_template, timeout):
     dep = r.get("Deployment", crate.k8s)
     if dep is None:
         fail(r.rel, f"no Deployment {crate.k8s} for crate {crate.name}")
+        return
+    if crate.desc is None:
+        fail(where, "`delos describe` does not list it (add the crate to launcher/src/describe.rs)")
         return
     tmpl = dep["spec"]["template"]
     labels = tmpl["metadata"].get("labels", {})
@@ -286,7 +292,7 @@ def check_crate(r, crate, by_name, secrets_template, timeout):
         fail(where, f"image {image!r} is not delos/{crate.name}")
     ports = {p.get("name"): p["containerPort"] for p in c.get("ports", [])}
     if crate.port is None:
-        fail(where, "no HttpSettings::on_port(N) default found in its source")
+        fail(where, "`delos describe` gives it no http port (no `http.port` setting)")
     elif ports.get("http") != crate.port:
         fail(where, f"containerPort 'http' is {ports.get('http')}, the service listens on {crate.port}")
     for kind, path in (("livenessProbe", "/healthz"), ("readinessProbe", "/readyz"), ("startupProbe", None)):
@@ -344,53 +350,54 @@ def check_crate(r, crate, by_name, secrets_template, timeout):
     for var, (src, _, _, _) in env.items():
         if src not in ("ConfigMap", "Secret"):
             fail(where, f"{var} is set {src}ly in the Deployment, not from the ConfigMap or Secret")
+        elif var in crate.secret_env and src != "Secret":
+            fail(where, f"{var} sets a secret setting from a {src}, not a Secret")
     needs = []  # (what, var, value source, must be secret)
-    tok = next((n for n in (f"{crate.env}__COMMON__SERVICE_TOKEN", "DELOS__COMMON__SERVICE_TOKEN", "DELOS__SERVICE_TOKEN") if n in env), None)
-    needs.append(("the service token", tok or "DELOS__SERVICE_TOKEN", env.get(tok), True))
+    if "common.service_token" not in crate.settings:
+        fail(where, "`delos describe` lists no common.service_token setting")
+    needs.append(("the service token",) + lookup(env, crate, "common.service_token") + (True,))
     if crate.pg:
-        needs.append(("its Postgres URL",) + lookup(env, crate, "pg__url") + (True,))
+        needs.append(("its Postgres URL",) + lookup(env, crate, crate.postgres["setting"]) + (True,))
     if crate.redis:
-        needs.append(("its Redis URL",) + lookup(env, crate, "redis__url") + (True,))
+        needs.append(("its Redis URL",) + lookup(env, crate, crate.redis_dep["setting"]) + (True,))
     for f in crate.secret_fields:
         needs.append((f"its secret {f}",) + lookup(env, crate, f, shared=False) + (True,))
     urls = []
-    if crate.reports:
-        var, v = lookup(env, crate, "common__reporter__url")
-        needs.append(("the reporter URL", var, v, False))
-        urls.append((var, v, by_name.get("health_check")))
-    for f in crate.url_fields:
-        var, v = lookup(env, crate, f, shared=False)
-        needs.append((f"the {f}", var, v, False))
-        urls.append((var, v, target_crate(f, by_name)))
+    for key, callee, listener in crate.calls:
+        # Shared sections (common.reporter.url) may use the shared form; upstreams are per service.
+        var, v = lookup(env, crate, key, shared=key.startswith("common."))
+        needs.append((f"the {key}", var, v, False))
+        urls.append((var, v, by_name.get(callee), listener))
     for what, var, v, secret in needs:
         if v is None:
             fail(where, f"{what} ({var}) is not set from the ConfigMap or Secret")
         elif secret and v[0] != "Secret":
             fail(where, f"{what} ({var}) comes from a {v[0]}, not a Secret")
-    for var, v, target in urls:
+    for var, v, target, listener in urls:
         if v is not None and v[3] is not None and target is not None:
-            check_url(where, r, var, v[3], target)
+            check_url(where, r, var, v[3], target, listener)
 
 
 def check_config_keys(r, by_name):
-    """Every DELOS_* key of the ConfigMaps names an existing crate and setting."""
-    fields_any = set().union(*(c.fields for c in by_name.values())) | {"service_token"}
+    """Every DELOS_* key of the ConfigMaps is a variable of an existing crate's settings
+    (describe's `env` names, exactly: a misspelt section or key is caught too)."""
+    shared = set().union(*(c.env_names for c in by_name.values())) if by_name else set()
+    shared = {n for n in shared if n.startswith("DELOS__")}
     for cm in r.all("ConfigMap"):
         for key in cm.get("data") or {}:
             if not key.startswith("DELOS") or key in ("DELOS_LOG_FORMAT", "DELOS_CONFIG"):
                 continue
-            word = r"[A-Z0-9]+(?:_[A-Z0-9]+)*"
-            m = re.match(rf"^DELOS(?:_({word}))?__({word})(?:__|$)", key)
-            if not m:
+            head, sep, rest = key.partition("__")
+            if not sep or not rest or (head != "DELOS" and not head.startswith("DELOS_")):
                 fail(r.rel, f"ConfigMap {cm['metadata']['name']}: {key} is no DELOS variable")
                 continue
-            svc, field = (m.group(1) or "").lower(), m.group(2).lower()
+            svc, dotted = head[len("DELOS_"):].lower(), rest.lower().replace("__", ".")
             if svc and svc not in by_name and svc not in PLANNED:
                 fail(r.rel, f"ConfigMap key {key}: no crate {svc}")
-            elif svc in by_name and by_name[svc].has_settings and field not in by_name[svc].fields:
-                fail(r.rel, f"ConfigMap key {key}: {svc}'s Settings has no field {field}")
-            elif not svc and field not in fields_any:
-                fail(r.rel, f"ConfigMap key {key}: no service has a setting {field}")
+            elif svc in by_name and by_name[svc].desc is not None and key not in by_name[svc].env_names:
+                fail(r.rel, f"ConfigMap key {key}: {svc}'s Settings has no setting {dotted}")
+            elif not svc and key not in shared:
+                fail(r.rel, f"ConfigMap key {key}: no service has a setting {dotted}")
 
 
 def check_security(r):
@@ -505,18 +512,16 @@ def check_prod(r, crates_here, by_name):
     ]
     if not deny:
         fail(r.rel, "no default-deny NetworkPolicy (podSelector {}, Ingress and Egress, no rules)")
-    # The calls the code makes: its *_url upstreams, health_check when it reports.
-    calls = {}
-    for c in crates_here:
-        calls[c.name] = {t.name for t in (target_crate(f, by_name) for f in c.url_fields) if t}
-        if c.reports and "health_check" in by_name:
-            calls[c.name].add("health_check")
+    # The calls the code makes (describe's depends_on: upstream URLs, the reporter's).
+    calls = {c.name: {callee: by_name[callee].ports.get(listener) for _, callee, listener in c.calls if callee in by_name} for c in crates_here}
     pods = {c.name: pod_of(r, c) for c in crates_here if pod_of(r, c)}
     for src, (sns, slabels, _) in pods.items():
         for dst, (dns, dlabels, ddep) in pods.items():
             if src == dst:
                 continue
-            port = by_name[dst].port
+            port = calls[src].get(dst) or by_name[dst].port
+            if port is None:
+                continue
             ok = allowed(policies, "Egress", (sns, slabels), (dns, dlabels), port, "TCP", ddep) and allowed(
                 policies, "Ingress", (dns, dlabels), (sns, slabels), port, "TCP", ddep
             )
@@ -524,7 +529,9 @@ def check_prod(r, crates_here, by_name):
                 fail(r.rel, f"NetworkPolicies let {src} reach {dst}:{port}, which it does not call")
             if not ok and dst in calls[src]:
                 fail(r.rel, f"NetworkPolicies block {src} → {dst}:{port}, which it calls")
-        for what, port, needed in (("Postgres", 5432, by_name[src].pg), ("Redis", 6379, by_name[src].redis)):
+        pg_port = (by_name[src].postgres or {}).get("port") or 5432
+        redis_port = (by_name[src].redis_dep or {}).get("port") or 6379
+        for what, port, needed in (("Postgres", pg_port, by_name[src].pg), ("Redis", redis_port, by_name[src].redis)):
             ok = allowed(policies, "Egress", (sns, slabels), None, port, "TCP", None)
             if ok != needed:
                 fail(r.rel, f"NetworkPolicies {'block' if needed else 'allow'} {src} → {what} ({port})")
@@ -599,7 +606,7 @@ def main():
         check_config_keys(r, by_name)
         check_security(r)
         if rel.endswith("/prod"):
-            check_prod(r, all_crates, by_name)
+            check_prod(r, [c for c in all_crates if c.desc is not None], by_name)  # the rest already failed
         # CHECK_K8S_VALIDATE=0 skips the schema validation (scripts/check_k8s_selftest.py, for speed).
         run_validate = rel != f"{K8S}/base" and os.environ.get("CHECK_K8S_VALIDATE", "1") != "0"
         versions = validate(rel, text) if run_validate else []

@@ -1,15 +1,20 @@
 #!/usr/bin/env python3
-"""Repository checks that tie the deployment to the code (run by .ci/run and pre-commit).
+"""Repository checks that tie the deployment and the docs to the code (run by .ci/run and pre-commit).
 
-Fails when a service crate (services/<name>/Cargo.toml) is missing from docker-compose.yml,
-from the local compose override or from the GitHub workflow's image matrix; when its binary
-does not answer `--healthcheck` (the image's HEALTHCHECK); when a compose
-service does not build the crate it is named after; when compose runs a crate that does not
-exist; when the port compose gives a service differs from the service's default port
-(`HttpSettings::on_port(N)` in its source); or when a crate leaves the common layout (lib.rs,
-a thin main.rs, config.rs with `Settings`, startup.rs with `build`, routes with `ApiDoc`, the
-handlers' shared state in state.rs, and no route module importing from startup). Standard library only (no YAML parser: the
-compose file is read with `docker-compose config` when available, else by indentation).
+What the code says comes from `delos describe` (scripts/lib/crates.py runs it from the
+release build); which crates exist, and their files, from the file tree. Fails when a
+service crate (services/<name>/Cargo.toml) is missing from `delos describe`, from
+docker-compose.yml, from the local compose override or from the GitHub workflow's image
+matrix; when its binary does not answer `--healthcheck` (the image's HEALTHCHECK); when a
+compose service does not build the crate it is named after; when compose runs a crate that
+does not exist; when compose does not use every port the service listens on (describe's
+`ports`: http, gRPC); when a crate leaves the common layout (lib.rs, a thin main.rs,
+config.rs defining `Settings`, startup.rs defining `build`, routes defining `ApiDoc` — where
+they are defined is describe's `types` — the handlers' shared state in state.rs, and no route
+module importing from startup); or when the settings tables of docs/configuration.md differ
+from `delos describe --markdown` (`scripts/check_repo.py --write-docs` regenerates them).
+Standard library only (no YAML parser: the compose file is read with `docker-compose
+config` when available, else by indentation).
 """
 
 import json
@@ -21,8 +26,10 @@ import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
-from crates import default_port, service_crates, source  # noqa: E402
+from crates import described, describe_markdown, service_crates  # noqa: E402
 ERRORS = []
+CONFIG_DOC = os.path.join(ROOT, "docs", "configuration.md")
+BEGIN, END = "<!-- settings:begin (delos describe --markdown) -->", "<!-- settings:end -->"
 
 
 def fail(msg):
@@ -60,7 +67,7 @@ def parse_yaml_services(text):
     return services
 
 
-def check_layout(crate):
+def check_layout(crate, desc):
     """Every service has the same rooms, so that knowing one service means knowing them all."""
     src = os.path.join(ROOT, "services", crate, "src")
 
@@ -68,23 +75,25 @@ def check_layout(crate):
         path = os.path.join(src, *parts)
         return open(path, encoding="utf-8").read() if os.path.exists(path) else None
 
-    lib, config, startup = read("lib.rs"), read("config.rs"), read("startup.rs")
-    routes = read("routes.rs") or read("routes", "mod.rs")
-    if lib is None or read("main.rs") is None:
+    def exists(*parts):
+        return os.path.isfile(os.path.join(src, *parts))
+
+    if not exists("lib.rs") or not exists("main.rs"):
         fail(f"services/{crate}: lib.rs and main.rs are both needed (a library with a thin main)")
         return
-    for name, text, needle in [
-        ("config.rs", config, "pub struct Settings"),
-        ("startup.rs", startup, "pub async fn build("),
-        ("routes.rs or routes/mod.rs", routes, "pub struct ApiDoc"),
+    # The crate root exports them (the launcher's describe uses `<crate>::Settings`,
+    # `<crate>::ApiDoc` and `<crate>::build`, so the compiler checks that); describe's
+    # `types` says where each is defined.
+    types = (desc or {}).get("types", {})
+    for name, present, kind, want in [
+        ("config.rs", exists("config.rs"), "settings", f"{crate}::config::Settings"),
+        ("startup.rs", exists("startup.rs"), "build", f"{crate}::startup::build"),
+        ("routes.rs or routes/mod.rs", exists("routes.rs") or exists("routes", "mod.rs"), "api_doc", f"{crate}::routes::ApiDoc"),
     ]:
-        if text is None:
+        if not present:
             fail(f"services/{crate}/src: no {name}")
-        elif needle not in text:
-            fail(f"services/{crate}/src/{name}: lacks `{needle}`")
-    for export in ["pub use config::Settings;", "pub use routes::ApiDoc;", "pub use startup::"]:
-        if export not in lib:
-            fail(f"services/{crate}/src/lib.rs: lacks `{export}`")
+        elif desc is not None and types.get(kind) != want:
+            fail(f"services/{crate}: `{want.rsplit('::', 1)[1]}` belongs in {name} ({want}), `delos describe` finds {types.get(kind)}")
     if len(read("main.rs").splitlines()) > 40:
         fail(f"services/{crate}/src/main.rs: over 40 lines; the service belongs in the library")
     for dirpath, _, files in os.walk(src):
@@ -100,21 +109,66 @@ def check_layout(crate):
                 fail(f"services/{crate}/src/{rel}: routes import from startup (a loop); use state.rs")
 
 
+def config_doc_block(text):
+    """(head, tables, tail) of docs/configuration.md around the generated tables, or None."""
+    if BEGIN not in text or END not in text:
+        return None
+    head, rest = text.split(BEGIN, 1)
+    tables, tail = rest.split(END, 1)
+    return head, tables.strip("\n") + "\n", tail
+
+
+def check_config_doc(write=False):
+    """docs/configuration.md's settings tables are `delos describe --markdown`, exactly."""
+    rel = os.path.relpath(CONFIG_DOC, ROOT)
+    if not os.path.exists(CONFIG_DOC):
+        fail(f"{rel} is missing")
+        return
+    text = open(CONFIG_DOC, encoding="utf-8").read()
+    parts = config_doc_block(text)
+    if parts is None:
+        fail(f"{rel} lacks the markers {BEGIN} … {END}")
+        return
+    head, tables, tail = parts
+    want = describe_markdown()
+    if tables == want:
+        return
+    if write:
+        with open(CONFIG_DOC, "w", encoding="utf-8") as f:
+            f.write(f"{head}{BEGIN}\n{want}{END}{tail}")
+        print(f"wrote the settings tables of {rel}")
+        return
+    fail(f"{rel}: the settings tables differ from `delos describe --markdown`; regenerate them: python3 scripts/check_repo.py --write-docs")
+
+
 def main():
+    if "--write-docs" in sys.argv[1:]:
+        check_config_doc(write=True)
+        for e in ERRORS:
+            print("FAIL " + e, file=sys.stderr)
+        return 1 if ERRORS else 0
     names = service_crates()
+    desc = described()
+    for c in names:
+        if c not in desc:
+            fail(f"services/{c}: `delos describe` does not list it (add it to launcher/src/describe.rs)")
+    for c in sorted(set(desc) - set(names)):
+        fail(f"`delos describe` lists {c}, which is no crate under services/")
     base = compose_services(["docker-compose.yml"])
     for c in names:
         block = base.get(c)
         if block is None:
             fail(f"docker-compose.yml has no service {c}")
             continue
-        if not re.search(rf"SERVICE:\s*['\"]?{c}['\"]?\s*$", block, re.M):
+        # `SERVICE: name` on its own line (docker-compose config) or in a flow map (`{ SERVICE: name }`).
+        if not re.search(rf"SERVICE:\s*['\"]?{c}['\"]?\s*(?:$|[,}}])", block, re.M):
             fail(f"docker-compose.yml: service {c} does not build with SERVICE={c}")
-        port = default_port(source(c))
-        if port is None:
-            fail(f"services/{c}: no HttpSettings::on_port(N) default found")
-        elif not re.search(rf"\b{port}\b", block):
-            fail(f"docker-compose.yml: service {c} does not use its port {port}")
+        ports = (desc.get(c) or {}).get("ports") or {}
+        if c in desc and "http" not in ports:
+            fail(f"services/{c}: `delos describe` gives it no http port")
+        for listener, port in sorted(ports.items()):
+            if not re.search(rf"\b{port}\b", block):
+                fail(f"docker-compose.yml: service {c} does not use its {listener} port {port}")
     for name, block in base.items():
         m = re.search(r"SERVICE:\s*['\"]?([a-z_]+)", block)
         if m and m.group(1) not in names:
@@ -124,7 +178,8 @@ def main():
         if "healthcheck::exit_if_requested" not in open(main_rs).read():
             fail(f"services/{c}/src/main.rs does not answer --healthcheck (the image's HEALTHCHECK)")
     for c in names:
-        check_layout(c)
+        check_layout(c, desc.get(c))
+    check_config_doc()
     override = compose_services(["docker-compose.yml", "deployment/local/compose.host.yml"])
     for c in names:
         if c in override and "network_mode: host" not in override[c]:

@@ -1,19 +1,28 @@
 #!/usr/bin/env python3
 """Checks run against a running Delos stack (compose, or `delos up`); standard library only.
 
-  e2e_checks.py readme [--token T]       run every curl example of README.md; fail on a 5xx
-                                         (503 allowed where the line says "needs internet"),
-                                         a connection failure, or a placeholder left unfilled
+  e2e_checks.py readme [--token T]       run every curl example of README.md and docs/*.md,
+                [--file F ...] [--list]  file by file; fail on a 5xx (503 allowed where the
+                                         line says "needs internet"), a connection failure,
+                                         or a placeholder left unfilled; --list prints the
+                                         commands per file without running them
   e2e_checks.py cap URL [URL...]         concurrent orders across create_buy_order replicas:
                                          stored BTC <= cap, every 201 stored exactly once
   e2e_checks.py snapshot DB_PROXY_URL    print the orders count and used BTC (persistence check)
 
 Requests to public routes send X-API-Key from $DELOS_E2E_API_KEY when set (a key the
 stack gives a high limit), so a check is never cut short by the rate limiter.
+
+Curl examples are the lines starting with `curl ` inside fenced code blocks (continuation
+lines joined). A block whose info string contains `no-run` (```sh no-run) is listed but
+never run: commands for another machine (a cluster, an Ingress host). Commands run from
+the repository root, so `@services/...` upload paths resolve. `<id>`, `<next_cursor>`
+and `<task_id>` are filled from the latest answer of the same file that had one.
 """
 
 import argparse
 import concurrent.futures
+import glob
 import json
 import os
 import re
@@ -47,13 +56,26 @@ def http(method, url, body=None, headers=None, timeout=30):
         return status, raw.decode(errors="replace")
 
 
-def readme_commands(path):
-    """Every curl command in the README's code blocks, continuation lines joined."""
-    commands, in_block, pending = [], False, ""
+NO_RUN = "no-run"
+
+
+def doc_files():
+    """README.md, then every docs/*.md in name order, as paths relative to the root."""
+    docs = sorted(os.path.relpath(p, ROOT) for p in glob.glob(os.path.join(ROOT, "docs", "*.md")))
+    return ["README.md"] + docs
+
+
+def readme_commands(path, with_skipped=False):
+    """Every curl command in a Markdown file's code blocks, continuation lines joined.
+
+    Blocks whose info string contains `no-run` are left out, or returned marked as
+    skipped when `with_skipped` (then the result is a list of (command, skipped))."""
+    commands, in_block, skip, pending = [], False, False, ""
     with open(path, encoding="utf-8") as f:
         for line in f:
             if line.startswith("```"):
                 in_block, pending = not in_block, ""
+                skip = in_block and NO_RUN in line[3:].split()
                 continue
             if not in_block:
                 continue
@@ -63,20 +85,18 @@ def readme_commands(path):
                 continue
             pending = ""
             if text.lstrip().startswith("curl "):
-                commands.append(text.strip())
+                if with_skipped:
+                    commands.append((text.strip(), skip))
+                elif not skip:
+                    commands.append(text.strip())
     return commands
 
 
-def cmd_readme(args):
-    token = args.token or os.environ.get("TOKEN") or os.environ.get("DELOS__SERVICE_TOKEN", "")
-    found = {}  # placeholder -> value seen in an earlier answer
+def run_file(rel, env):
+    """Runs one file's curl examples; returns (ran, failures)."""
+    found = {}  # placeholder -> value seen in an earlier answer of this file
     ran, failures = 0, []
-    commands = readme_commands(os.path.join(ROOT, "README.md"))
-    if not commands:
-        print("no curl examples found in README.md", file=sys.stderr)
-        return 1
-    env = dict(os.environ, TOKEN=token)
-    for command in commands:
+    for command in readme_commands(os.path.join(ROOT, rel)):
         missing = set()
         for name in re.findall(r"<([a-z_]+)>", command):
             if name in found:
@@ -84,12 +104,12 @@ def cmd_readme(args):
             else:
                 missing.add(name)
         if missing:
-            failures.append(f"{command}\n    no value for {', '.join(sorted(missing))} from an earlier example")
+            failures.append(f"{rel}: {command}\n    no value for {', '.join(sorted(missing))} from an earlier example")
             continue
         # Run as written (quotes, $TOKEN, $(date)), with the status code added up front:
         # appended options would land in a trailing comment.
         probe = "curl --max-time 20 -w '\\n%{http_code}' " + command[len("curl "):]
-        out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, env=env, check=False)
+        out = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, env=env, cwd=ROOT, check=False)
         body, _, status = out.stdout.rpartition("\n")
         ran += 1
         ok = status.isdigit() and 100 <= int(status) < 500
@@ -99,13 +119,49 @@ def cmd_readme(args):
             ok = True
         print(f"  {status or '---'}  {command[:110]}")
         if not ok:
-            failures.append(f"{command}\n    answered {status or 'nothing'} {out.stderr.strip()[:200]} {body[:300]}")
+            failures.append(f"{rel}: {command}\n    answered {status or 'nothing'} {out.stderr.strip()[:200]} {body[:300]}")
         # The latest id and cursor seen fill the placeholders of the examples after them.
         for key, name in (('"id"', "id"), ('"next_cursor"', "next_cursor"), ('"task_id"', "task_id")):
             m = re.search(key + r'\s*:\s*"([^"]+)"', body)
             if m:
                 found[name] = m.group(1)
-    print(f"README curl examples: {ran} ran, {len(failures)} failed")
+    return ran, failures
+
+
+def cmd_readme(args):
+    files = args.file or doc_files()
+    for rel in files:
+        if not os.path.isfile(os.path.join(ROOT, rel)):
+            print(f"no such file: {rel}", file=sys.stderr)
+            return 1
+    if args.list:
+        total = skipped = 0
+        for rel in files:
+            commands = readme_commands(os.path.join(ROOT, rel), with_skipped=True)
+            runnable = sum(1 for _, skip in commands if not skip)
+            print(f"{rel}: {runnable} curl examples" + (f" (+{len(commands) - runnable} no-run)" if runnable < len(commands) else ""))
+            for command, skip in commands:
+                print(f"  {'no-run ' if skip else ''}{command}")
+            total += runnable
+            skipped += len(commands) - runnable
+        print(f"{total} curl examples in {len(files)} files ({skipped} in no-run blocks)")
+        return 0
+    token = args.token or os.environ.get("TOKEN") or os.environ.get("DELOS__SERVICE_TOKEN", "")
+    if not readme_commands(os.path.join(ROOT, "README.md")) and not args.file:
+        print("no curl examples found in README.md", file=sys.stderr)
+        return 1
+    env = dict(os.environ, TOKEN=token)
+    ran_all, failures, summary = 0, [], []
+    for rel in files:
+        print(f"{rel}:")
+        ran, failed = run_file(rel, env)
+        ran_all += ran
+        failures += failed
+        summary.append(f"  {rel}: {ran} ran, {len(failed)} failed")
+    print("curl examples per file:")
+    for line in summary:
+        print(line)
+    print(f"curl examples: {ran_all} ran in {len(files)} files, {len(failures)} failed")
     for f in failures:
         print("  FAIL " + f, file=sys.stderr)
     return 1 if failures else 0
@@ -173,8 +229,11 @@ def cmd_snapshot(args):
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("readme")
-    r.add_argument("--token")
+    r = sub.add_parser("readme", help="run the curl examples of README.md and docs/*.md")
+    r.add_argument("--token", help="the stack's service token ($TOKEN in the examples)")
+    r.add_argument("--file", action="append", metavar="PATH",
+                   help="only this Markdown file, relative to the repository root (repeatable)")
+    r.add_argument("--list", action="store_true", help="print the commands per file without running them")
     c = sub.add_parser("cap")
     c.add_argument("urls", nargs="+")
     c.add_argument("--cache-url", default="http://127.0.0.1:8002")

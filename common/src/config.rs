@@ -9,30 +9,43 @@ use config::{Config, Environment, File};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
+/// Prefix of every variable: shared settings are `DELOS__<SECTION>__<KEY>`, a
+/// service's own `DELOS_<SERVICE>__<SECTION>__<KEY>`.
+pub const ENV_PREFIX: &str = "DELOS";
+/// Between the prefix and the key, and between the parts of a key.
+pub const ENV_SEPARATOR: &str = "__";
+/// Names the optional configuration file (TOML).
+pub const CONFIG_FILE_ENV: &str = "DELOS_CONFIG";
+/// The documented shorthand for [`SERVICE_TOKEN_KEY`].
+pub const SERVICE_TOKEN_ENV: &str = "DELOS__SERVICE_TOKEN";
+/// The service token's key (it wins over every other source when set).
+pub const SERVICE_TOKEN_KEY: &str = "common.service_token";
+/// Keys whose variables are comma-separated lists.
+pub const LIST_KEYS: [&str; 2] = ["rate_limit.api_keys", "rate_limit.trusted_proxies"];
+
 /// Loads `T` for `service`. Works with no file and no variables at all.
 pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow::Result<T> {
-    let service_prefix = format!("DELOS_{}", service.to_ascii_uppercase());
+    let service_prefix = format!("{ENV_PREFIX}_{}", service.to_ascii_uppercase());
     let mut builder = Config::builder().add_source(Config::try_from(&T::default())?);
-    if let Ok(path) = std::env::var("DELOS_CONFIG") {
+    if let Ok(path) = std::env::var(CONFIG_FILE_ENV) {
         builder = builder.add_source(File::with_name(&path).required(true));
     }
     let env = |prefix: &str| {
-        Environment::with_prefix(prefix)
-            .prefix_separator("__")
-            .separator("__")
-            .try_parsing(true)
-            .list_separator(",")
-            .with_list_parse_key("rate_limit.api_keys")
-            .with_list_parse_key("rate_limit.trusted_proxies")
+        LIST_KEYS.iter().fold(
+            Environment::with_prefix(prefix)
+                .prefix_separator(ENV_SEPARATOR)
+                .separator(ENV_SEPARATOR)
+                .try_parsing(true)
+                .list_separator(","),
+            |env, key| env.with_list_parse_key(key),
+        )
     };
     // `DELOS__SERVICE_TOKEN` is the documented shorthand for `common.service_token`.
-    let token = std::env::var("DELOS__SERVICE_TOKEN")
-        .ok()
-        .filter(|t| !t.is_empty());
+    let token = std::env::var(SERVICE_TOKEN_ENV).ok().filter(|t| !t.is_empty());
     let cfg = builder
-        .add_source(env("DELOS"))
+        .add_source(env(ENV_PREFIX))
         .add_source(env(&service_prefix))
-        .set_override_option("common.service_token", token)?
+        .set_override_option(SERVICE_TOKEN_KEY, token)?
         .build()?;
     cfg.try_deserialize().map_err(|e| {
         anyhow::anyhow!(
@@ -42,7 +55,7 @@ pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow:
 }
 
 /// A secret that never shows in logs or `Debug` output.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]
 pub struct Secret(String);
 
@@ -72,10 +85,12 @@ impl fmt::Debug for Secret {
 }
 
 /// Where and how a service listens.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct HttpSettings {
+    /// Listen address.
     pub host: String,
+    /// Listen port (0 = any free port).
     pub port: u16,
     /// actix worker threads; keep small, eight services share two cores.
     pub workers: usize,
@@ -117,12 +132,14 @@ impl Default for HttpSettings {
 }
 
 /// A Postgres database owned by one service.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct PgSettings {
     /// Server URL without a database name.
     pub url: String,
+    /// The service's database (created at start when missing).
     pub database: String,
+    /// Pool size.
     pub max_connections: u32,
     /// Seconds to wait for a pooled connection before answering 503.
     pub acquire_timeout_secs: u64,
@@ -147,10 +164,12 @@ impl Default for PgSettings {
 }
 
 /// Redis connection and the prefix of every key a service writes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RedisSettings {
+    /// Redis server URL (`rediss://` for TLS; may carry a password).
     pub url: String,
+    /// Prefix of every Redis key.
     pub key_prefix: String,
 }
 
@@ -164,7 +183,7 @@ impl Default for RedisSettings {
 }
 
 /// Where to send health reports.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ReporterSettings {
     /// Base URL of `health_check`; empty disables reporting.
@@ -172,9 +191,13 @@ pub struct ReporterSettings {
     /// This instance's id in health_check (replicas of a service each have
     /// their own); empty: `<host name>:<port>`.
     pub instance: String,
+    /// Heartbeat period, in seconds.
     pub heartbeat_secs: u64,
+    /// Bounded report queue; reports past it are dropped and counted.
     pub queue_size: usize,
+    /// Reports per `POST /report/batch`.
     pub batch_size: usize,
+    /// Longest wait before a partial batch is sent, in milliseconds.
     pub flush_millis: u64,
 }
 
@@ -192,7 +215,7 @@ impl Default for ReporterSettings {
 }
 
 /// Per-client request budget on public routes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct RateLimitSettings {
     /// Requests per minute for a client without a special key.
@@ -252,7 +275,7 @@ impl RateLimitSettings {
 }
 
 /// Settings every service has.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct CommonSettings {
     /// Bearer token for internal mutating routes (`DELOS__SERVICE_TOKEN`).

@@ -15,15 +15,11 @@ pub const FLAG: &str = "--healthcheck";
 /// How long the probe waits to connect, and for the answer.
 const TIMEOUT: Duration = Duration::from_secs(3);
 
-/// True when the process was started with `--healthcheck`.
-pub fn requested() -> bool {
-    std::env::args().skip(1).any(|a| a == FLAG)
-}
-
-/// When `--healthcheck` was given: probes the service configured by `http` and
-/// exits the process (0 ready, 1 not). Otherwise returns and the service starts.
-pub fn exit_if_requested(http: &HttpSettings) {
-    if requested() {
+/// When `requested` (`--healthcheck`, read by [`crate::cli::handle`]): probes the
+/// service configured by `http` and exits the process (0 ready, 1 not). Otherwise
+/// returns and the service starts.
+pub fn exit_if_requested(requested: bool, http: &HttpSettings) {
+    if requested {
         let code = match probe(http) {
             Ok(()) => 0,
             Err(e) => {

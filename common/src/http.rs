@@ -110,6 +110,8 @@ pub struct AppContext {
     pub port: u16,
     /// Connection timeouts and limits.
     pub limits: ConnectionLimits,
+    /// The problem types the service answers with (`/problems`).
+    pub problems: Arc<[problem::ProblemType]>,
 }
 
 /// The server's connection timeouts and limits (from [`HttpSettings`]).
@@ -122,12 +124,15 @@ pub struct ConnectionLimits {
 }
 
 impl AppContext {
-    /// A context with a fresh metrics registry.
+    /// A context with a fresh metrics registry. `problems` is the service's
+    /// catalogue (its `problems::catalogue()`): what `/problems` lists and the only
+    /// `type` links that resolve.
     pub fn new(
         service: &'static str,
         mut openapi: utoipa::openapi::OpenApi,
         http: &HttpSettings,
         token: Secret,
+        problems: Vec<problem::ProblemType>,
     ) -> Self {
         crate::openapi::document_frame(&mut openapi);
         Self {
@@ -144,9 +149,15 @@ impl AppContext {
                 keep_alive_secs: http.keep_alive_secs,
                 max_connections: http.max_connections,
             },
+            problems: problems.into(),
         }
     }
 }
+
+/// Seconds a stopping server gives open requests to finish before it drops them
+/// (actix's `shutdown_timeout`). A pod's terminationGracePeriodSeconds must exceed
+/// its preStop sleep plus this (`delos describe` prints it; scripts/check_k8s.py compares).
+pub const SHUTDOWN_TIMEOUT_SECS: u64 = 10;
 
 /// Pending connections the kernel keeps per listener. std's `bind` uses 128,
 /// which a burst of new keep-alive connections from one caller overflows
@@ -258,13 +269,13 @@ where
             .wrap(from_fn(crate::telemetry::observe))
     })
     .workers(workers.max(1))
-    // Slow and idle clients and floods: see `HttpSettings` and the README
+    // Slow and idle clients and floods: see `HttpSettings` and docs/configuration.md
     // ("Limits and timeouts"). The body limit is in the Json/Payload configs.
     .keep_alive(Duration::from_secs(limits.keep_alive_secs))
     .client_request_timeout(Duration::from_millis(limits.client_request_timeout_millis))
     .client_disconnect_timeout(Duration::from_millis(limits.client_disconnect_timeout_millis))
     .max_connections(limits.max_connections.max(1))
-    .shutdown_timeout(10)
+    .shutdown_timeout(SHUTDOWN_TIMEOUT_SECS)
     .listen(listener)?
     .run();
     let handle = server.handle();
@@ -351,14 +362,18 @@ async fn openapi(ctx: web::Data<AppContext>) -> HttpResponse {
 }
 
 /// Every problem type this service may answer with, as JSON.
-async fn problem_types() -> HttpResponse {
-    HttpResponse::Ok().json(problem::TYPES)
+async fn problem_types(ctx: web::Data<AppContext>) -> HttpResponse {
+    HttpResponse::Ok().json(ctx.problems.as_ref())
 }
 
 /// The description a problem's `type` URI points at: an HTML page, or the JSON
 /// entry when the client asks for `application/json`.
-async fn problem_type(req: HttpRequest, slug: web::Path<String>) -> Result<HttpResponse, Problem> {
-    let Some(t) = problem::type_for_slug(&slug) else {
+async fn problem_type(
+    req: HttpRequest,
+    ctx: web::Data<AppContext>,
+    slug: web::Path<String>,
+) -> Result<HttpResponse, Problem> {
+    let Some(t) = ctx.problems.iter().find(|t| problem::slug(t.code) == *slug) else {
         return Err(Problem::not_found(format!("no problem type {slug}")));
     };
     let wants_json = req
@@ -434,10 +449,26 @@ mod tests {
 
     use super::*;
 
+    fn context(problems: Vec<problem::ProblemType>) -> web::Data<AppContext> {
+        web::Data::new(AppContext::new(
+            "test",
+            utoipa::openapi::OpenApi::default(),
+            &HttpSettings::default(),
+            Secret::new("t"),
+            problems,
+        ))
+    }
+
     #[actix_web::test]
-    async fn every_problem_type_uri_is_served_by_the_service() {
-        let app = test::init_service(App::new().configure(standard_routes)).await;
-        for t in problem::TYPES {
+    async fn a_service_serves_exactly_its_own_problem_types() {
+        let listed = problem::catalogue(&[problem::FRAME, problem::ORDERS]);
+        let app = test::init_service(
+            App::new()
+                .app_data(context(listed.clone()))
+                .configure(standard_routes),
+        )
+        .await;
+        for t in &listed {
             let p = Problem::new(StatusCode::BAD_REQUEST, t.code, "x");
             assert!(p.type_.starts_with("/problems/"), "{}", p.type_);
             let res = test::call_service(&app, test::TestRequest::get().uri(&p.type_).to_request()).await;
@@ -454,7 +485,16 @@ mod tests {
         assert_eq!(json["code"], "btc_cap_exceeded");
         let list: Vec<serde_json::Value> =
             test::call_and_read_body_json(&app, test::TestRequest::get().uri("/problems").to_request()).await;
-        assert_eq!(list.len(), problem::TYPES.len());
+        assert_eq!(list.len(), listed.len());
+        // A code of another group is not this service's: its type does not resolve here.
+        let res = test::call_service(
+            &app,
+            test::TestRequest::get()
+                .uri("/problems/rate-limited")
+                .to_request(),
+        )
+        .await;
+        assert_eq!(res.status(), StatusCode::NOT_FOUND);
     }
 
     #[actix_web::test]
@@ -462,7 +502,12 @@ mod tests {
         assert_eq!(Problem::not_found("x").type_, "about:blank");
         assert_eq!(Problem::internal().type_, "about:blank");
         assert_eq!(Problem::not_found("x").title, "Not Found");
-        let app = test::init_service(App::new().configure(standard_routes)).await;
+        let app = test::init_service(
+            App::new()
+                .app_data(context(problem::FRAME.to_vec()))
+                .configure(standard_routes),
+        )
+        .await;
         let res = test::call_service(
             &app,
             test::TestRequest::get().uri("/problems/no-such").to_request(),

@@ -5,6 +5,7 @@
 //! Nothing here installs process-global state; `telemetry::init` is for `main`.
 
 pub mod auth;
+pub mod cli;
 pub mod client;
 pub mod clients;
 pub mod config;

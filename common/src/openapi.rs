@@ -7,6 +7,7 @@
 use utoipa::Modify;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{ObjectBuilder, Schema};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{Content, Header, OpenApi, Ref, RefOr, Response, ResponseBuilder, Type};
 
 use crate::problem::PROBLEM_JSON;
@@ -60,9 +61,77 @@ fn add_missing(op: &mut Operation, status: &str, response: impl FnOnce() -> Resp
         .or_insert_with(|| RefOr::T(response()));
 }
 
+/// The security schemes of Delos, declared once: `service_token` (the shared
+/// bearer token of internal mutating routes), `bearer` (a JWT) and `api_key`
+/// (the `X-API-Key` header).
+pub fn security_scheme(name: &str) -> Option<SecurityScheme> {
+    let bearer = |format: Option<&str>| {
+        let mut b = HttpBuilder::new().scheme(HttpAuthScheme::Bearer);
+        if let Some(f) = format {
+            b = b.bearer_format(f);
+        }
+        SecurityScheme::Http(b.build())
+    };
+    match name {
+        "service_token" => Some(bearer(None)),
+        "bearer" => Some(bearer(Some("JWT"))),
+        "api_key" => Some(SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new(
+            "X-API-Key",
+        )))),
+        _ => None,
+    }
+}
+
+/// Names of the security schemes `doc`'s operations require that it does not declare.
+pub fn undeclared_security(doc: &OpenApi) -> Vec<String> {
+    let declared = doc.components.as_ref().map(|c| &c.security_schemes);
+    let mut missing: Vec<String> = referenced_security(doc)
+        .into_iter()
+        .filter(|n| !declared.is_some_and(|d| d.contains_key(n)))
+        .collect();
+    missing.dedup();
+    missing
+}
+
+fn referenced_security(doc: &OpenApi) -> Vec<String> {
+    let mut names: Vec<String> = doc
+        .paths
+        .paths
+        .values()
+        .flat_map(|item| {
+            [
+                item.get.as_ref(),
+                item.put.as_ref(),
+                item.post.as_ref(),
+                item.delete.as_ref(),
+                item.patch.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+        })
+        .flat_map(|op| op.security.iter().flatten())
+        .filter_map(|req| serde_json::to_value(req).ok())
+        .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))
+        .flatten()
+        .collect();
+    names.sort();
+    names.dedup();
+    names
+}
+
 /// Documents the shared frame on every operation of `doc` (called by
-/// [`crate::http::AppContext::new`], so each service gets it).
+/// [`crate::http::AppContext::new`], so each service gets it), and declares the
+/// security schemes its routes require.
 pub fn document_frame(doc: &mut OpenApi) {
+    for name in referenced_security(doc) {
+        if let Some(scheme) = security_scheme(&name) {
+            doc.components
+                .get_or_insert_with(Default::default)
+                .security_schemes
+                .entry(name)
+                .or_insert(scheme);
+        }
+    }
     for op in operations(doc) {
         for response in op.responses.responses.values_mut() {
             let RefOr::T(response) = response else { continue };

@@ -24,10 +24,12 @@ pub struct ProblemType {
     pub description: &'static str,
 }
 
-/// Every problem type Delos answers with. Codes not listed here (`not_found`,
-/// `method_not_allowed`, `bad_request`, `internal_error`) say nothing beyond
-/// their status and get `about:blank` (RFC 9457 §4.2.1).
-pub const TYPES: &[ProblemType] = &[
+/// Codes that say nothing beyond their status and get `about:blank` (RFC 9457 §4.2.1).
+pub const BLANK: [&str; 4] = ["not_found", "method_not_allowed", "bad_request", "internal_error"];
+
+/// The codes the shared frame answers with in every service: bodies and query
+/// strings it cannot use, readiness, and a dependency that is down.
+pub const FRAME: &[ProblemType] = &[
     ProblemType {
         code: "validation_failed",
         title: "A field of the request is invalid",
@@ -52,24 +54,6 @@ pub const TYPES: &[ProblemType] = &[
                       64 KiB by default). Send a smaller body or split it into batches.",
     },
     ProblemType {
-        code: "btc_cap_exceeded",
-        title: "The order would pass the 100 BTC cap",
-        description: "All stored orders together may buy at most 100 BTC. This order would pass that cap; \
-                      `remaining_btc` says how much is left. A smaller order may still fit (see `GET /capacity`).",
-    },
-    ProblemType {
-        code: "idempotency_key_reused",
-        title: "The idempotency key was used for another request",
-        description: "An `Idempotency-Key` (or `client_order_id`) names one request. It was already used with \
-                      different content; use a new key for a new request.",
-    },
-    ProblemType {
-        code: "idempotency_request_in_flight",
-        title: "A request with this idempotency key is still running",
-        description: "Another request with the same key has not finished yet. Retry after `Retry-After` seconds: \
-                      you will get its answer.",
-    },
-    ProblemType {
         code: "dependency_unavailable",
         title: "A service this one needs is down",
         description: "`dependency` names the service or store that cannot be reached. Nothing was changed; \
@@ -80,35 +64,29 @@ pub const TYPES: &[ProblemType] = &[
         title: "The service is not ready",
         description: "One or more dependencies fail their check; `failing` names them and `checks` has each output.",
     },
-    ProblemType {
-        code: "price_unavailable",
-        title: "No BTC price is known",
-        description: "No price record has been stored yet, or the price service cannot be reached. \
-                      Orders cannot be priced; retry after `Retry-After` seconds.",
-    },
-    ProblemType {
-        code: "stale_price",
-        title: "The latest BTC price is too old to trade on",
-        description: "The newest price is older than about twice the refresh period, so orders are refused \
-                      rather than priced on a stale quote. Retry after `Retry-After` seconds.",
-    },
-    ProblemType {
-        code: "no_price_record",
-        title: "No price record is stored",
-        description: "The cache holds no price record (none stored yet, or its TTL ran out).",
-    },
-    ProblemType {
-        code: "stale_record",
-        title: "The price record is older than the stored one",
-        description: "A record fetched before the one already stored is not stored over it.",
-    },
-    ProblemType {
-        code: "rate_limited",
-        title: "Too many requests",
-        description: "The client used its request budget (60 a minute unless its API key has a higher limit). \
+];
+
+/// Added by services with rate-limited routes ([`crate::rate_limit`]).
+pub const RATE_LIMITED: &[ProblemType] = &[ProblemType {
+    code: "rate_limited",
+    title: "Too many requests",
+    description: "The client used its request budget (60 a minute unless its API key has a higher limit). \
                       `Retry-After` says when to try again; `RateLimit` and `RateLimit-Policy` on every response \
                       show the budget.",
-    },
+}];
+
+/// Added by services with internal routes that need the service token.
+pub const SERVICE_TOKEN: &[ProblemType] = &[ProblemType {
+    code: "unauthorized",
+    title: "Credentials are required",
+    description: "Internal mutating routes need `Authorization: Bearer <service token>` \
+                      (`DELOS__COMMON__SERVICE_TOKEN`); restricted public routes an API key (`X-API-Key`) \
+                      or a bearer token they know.",
+}];
+
+/// Added by services whose restricted routes take API keys with rights or bearer
+/// tokens ([`crate::jwt`]).
+pub const CALLERS: &[ProblemType] = &[
     ProblemType {
         code: "unauthorized",
         title: "Credentials are required",
@@ -122,55 +100,16 @@ pub const TYPES: &[ProblemType] = &[
         description: "The API key is known but does not carry the right this route needs; `right` names it.",
     },
     ProblemType {
-        code: "unknown_symbol",
-        title: "The coin is not supported",
-        description: "lambo_checker has no price history source for this symbol; `detail` lists the supported \
-                      ones (symbols are normalised: BTC = XBT).",
+        code: "invalid_token",
+        title: "The bearer token was refused",
+        description: "The `Authorization: Bearer` token is malformed, expired, not yet valid, of another issuer or \
+                      audience, or signed with a key or algorithm that is not accepted; `detail` and the \
+                      `WWW-Authenticate` challenge say which. Get a new token.",
     },
-    ProblemType {
-        code: "not_enough_history",
-        title: "The coin has too little price history",
-        description: "At least 8 complete candles are needed: two windows of 4 that do not overlap, one for the \
-                      opening price and one for the current price.",
-    },
-    ProblemType {
-        code: "history_unavailable",
-        title: "No price history can be had",
-        description: "No history of the coin is stored and no provider answered. Retry after `Retry-After` seconds.",
-    },
-    ProblemType {
-        code: "grpc_disabled",
-        title: "gRPC is turned off",
-        description: "This lambo_checker runs without its gRPC server, so the route that answers through it cannot.",
-    },
-    ProblemType {
-        code: "grpc_failed",
-        title: "The gRPC server could not answer",
-        description: "The answer through lambo_checker's own gRPC server failed; the REST route gives the same answer.",
-    },
-    ProblemType {
-        code: "unknown_device",
-        title: "No readings of this device are stored",
-        description: "sensor_api knows no device of this name; `GET /api/v1/devices` lists the known ones.",
-    },
-    ProblemType {
-        code: "unknown_parameter",
-        title: "The device has no such parameter",
-        description: "The device has no readings of this parameter; `GET /api/v1/devices/{device}/parameters` \
-                      lists its parameters.",
-    },
-    ProblemType {
-        code: "rows_rejected",
-        title: "Bad rows, so nothing was stored",
-        description: "In strict mode an upload with any bad row stores nothing; the body lists each bad row with its \
-                      position and reason. Without strict mode the good rows are stored and the bad ones reported.",
-    },
-    ProblemType {
-        code: "upload_broken",
-        title: "The upload broke off",
-        description: "The request body ended or failed before it was complete; nothing was stored. Send it again: \
-                      ingest is idempotent.",
-    },
+];
+
+/// Added by services that call others through [`crate::client::ServiceClient`].
+pub const UPSTREAM: &[ProblemType] = &[
     ProblemType {
         code: "bad_upstream_response",
         title: "A dependency answered something unusable",
@@ -183,20 +122,49 @@ pub const TYPES: &[ProblemType] = &[
     },
 ];
 
-/// The `type` member for `code`: `/problems/<code-with-dashes>` when it is in
-/// [`TYPES`], a URI reference resolved against the request's URL and so served
-/// by the same service; `about:blank` otherwise.
+/// Added by the services that store orders (db_proxy) or relay its answers
+/// (create_buy_order).
+pub const ORDERS: &[ProblemType] = &[
+    ProblemType {
+        code: "btc_cap_exceeded",
+        title: "The order would pass the 100 BTC cap",
+        description: "All stored orders together may buy at most 100 BTC. This order would pass that cap; \
+                      `remaining_btc` says how much is left. A smaller order may still fit (see `GET /capacity`).",
+    },
+    ProblemType {
+        code: "idempotency_key_reused",
+        title: "The idempotency key was used for another request",
+        description: "An `Idempotency-Key` (or `client_order_id`) names one request. It was already used with \
+                      different content; use a new key for a new request.",
+    },
+];
+
+/// The `type` member for `code`: `/problems/<code-with-dashes>`, a URI reference
+/// resolved against the request's URL and so served by the service that answered
+/// (each lists its own types: [`crate::http::AppContext::with_problems`]);
+/// `about:blank` for the [`BLANK`] codes.
 pub fn type_uri(code: &str) -> String {
-    if TYPES.iter().any(|t| t.code == code) {
-        format!("{TYPES_PATH}/{}", code.replace('_', "-"))
-    } else {
+    if BLANK.contains(&code) {
         "about:blank".to_string()
+    } else {
+        format!("{TYPES_PATH}/{}", slug(code))
     }
 }
 
-/// The problem type a `/problems/<slug>` path names.
-pub fn type_for_slug(slug: &str) -> Option<&'static ProblemType> {
-    TYPES.iter().find(|t| t.code.replace('_', "-") == slug)
+/// The path segment of a code: `btc_cap_exceeded` → `btc-cap-exceeded`.
+pub fn slug(code: &str) -> String {
+    code.replace('_', "-")
+}
+
+/// A service's catalogue: the shared groups it uses, then its own types, each code once.
+pub fn catalogue(groups: &[&[ProblemType]]) -> Vec<ProblemType> {
+    let mut all: Vec<ProblemType> = Vec::new();
+    for t in groups.iter().flat_map(|g| g.iter()) {
+        if !all.iter().any(|a| a.code == t.code) {
+            all.push(*t);
+        }
+    }
+    all
 }
 
 /// A problem document. `code` is stable and meant for programs; `detail` for people.

@@ -166,26 +166,22 @@ pub struct Decision {
 }
 
 impl RateLimiter {
-    /// `prefix` namespaces the keys (per service and per test).
+    /// The only way to build a limiter: `prefix` namespaces the keys (per service
+    /// and per test), `settings` give the budgets and the proxies whose
+    /// `X-Forwarded-For` names the client. One constructor, so that no public
+    /// service can forget the proxies and make every client behind them share one budget.
     pub fn new(
         redis: crate::redis::Redis,
         prefix: &str,
-        default_limit: u32,
-        key_limits: HashMap<String, u32>,
-    ) -> Self {
-        Self {
+        settings: &crate::config::RateLimitSettings,
+    ) -> anyhow::Result<Self> {
+        Ok(Self {
             redis,
             prefix: prefix.to_string(),
-            default_limit,
-            key_limits: Arc::new(key_limits),
-            trusted_proxies: Arc::new([]),
-        }
-    }
-
-    /// Believes `X-Forwarded-For` from these peers (`rate_limit.trusted_proxies`).
-    pub fn trusting(mut self, settings: &crate::config::RateLimitSettings) -> anyhow::Result<Self> {
-        self.trusted_proxies = settings.trusted_proxies()?.into();
-        Ok(self)
+            default_limit: settings.per_minute,
+            key_limits: Arc::new(settings.key_limits()?),
+            trusted_proxies: settings.trusted_proxies()?.into(),
+        })
     }
 
     /// Counts one request of `client`.
@@ -232,11 +228,12 @@ fn with_headers(mut res: ServiceResponse<BoxBody>, d: &Decision) -> ServiceRespo
 pub struct StrictRateLimiter(pub RateLimiter);
 
 impl StrictRateLimiter {
-    /// A limiter of `per_minute` with its own counters (`<prefix>strict:`).
-    pub fn new(base: &RateLimiter, per_minute: u32) -> Self {
+    /// A limiter of `settings.strict_per_minute` with its own counters
+    /// (`<prefix>strict:`), trusting the same proxies as `base`.
+    pub fn new(base: &RateLimiter, settings: &crate::config::RateLimitSettings) -> Self {
         let mut l = base.clone();
         l.prefix = format!("{}strict:", base.prefix);
-        l.default_limit = per_minute;
+        l.default_limit = settings.strict_per_minute;
         Self(l)
     }
 }

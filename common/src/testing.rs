@@ -149,13 +149,59 @@ pub async fn assert_problem(
         ct.starts_with(crate::problem::PROBLEM_JSON),
         "{case}: content-type {ct}"
     );
+    let origin = res.url().origin().ascii_serialization();
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["code"], code, "{case}: {body}");
     assert_eq!(body["status"], status.as_u16(), "{case}");
     for field in ["type", "title", "detail"] {
         assert!(body[field].is_string(), "{case}: missing {field}");
     }
+    assert_type_listed(&origin, &body, case).await;
     body
+}
+
+/// Asserts that a problem's `type` is what its code calls for and, unless it is
+/// `about:blank`, that the service which answered lists it (`/problems/<code>`
+/// resolves against `origin`): every problem a test provokes also checks the
+/// service's catalogue, so a code it emits but does not list fails its tests.
+#[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
+pub async fn assert_type_listed(origin: &str, problem: &serde_json::Value, case: &str) {
+    let code = problem["code"].as_str().unwrap_or_default();
+    let type_ = problem["type"].as_str().unwrap_or_default();
+    if crate::problem::BLANK.contains(&code) {
+        assert_eq!(type_, "about:blank", "{case}: {problem}");
+        return;
+    }
+    assert_eq!(type_, crate::problem::type_uri(code), "{case}: {problem}");
+    let res = reqwest::Client::new()
+        .get(format!("{origin}{type_}"))
+        .header("accept", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        200,
+        "{case}: {origin} does not list the problem type {code}"
+    );
+    let listed: serde_json::Value = res.json().await.unwrap();
+    assert_eq!(listed["code"], code, "{case}");
+}
+
+/// Asserts that `/problems` of the service at `base` lists exactly `codes`.
+#[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
+pub async fn assert_problem_catalogue(base: &str, codes: &[&str]) {
+    let list: Vec<serde_json::Value> = reqwest::get(format!("{base}/problems"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let mut served: Vec<&str> = list.iter().filter_map(|t| t["code"].as_str()).collect();
+    let mut want = codes.to_vec();
+    served.sort_unstable();
+    want.sort_unstable();
+    assert_eq!(served, want, "{base}/problems");
 }
 
 /// Waits, if need be, until the current rate-limit window has at least `left`
@@ -166,6 +212,84 @@ pub async fn within_one_rate_window(left: std::time::Duration) {
     let remaining = std::time::Duration::from_secs(reset_secs);
     if remaining < left {
         tokio::time::sleep(remaining + std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// What the `RateLimit` field of one answer says is left (`"default";r=N;t=S`).
+#[allow(clippy::unwrap_used, clippy::panic)] // a test assertion: failing loudly is the point
+pub fn rate_limit_remaining(res: &reqwest::Response) -> u32 {
+    let field = res
+        .headers()
+        .get("ratelimit")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no RateLimit field on {} {}", res.status(), res.url()));
+    let r = field.split(';').find_map(|p| p.strip_prefix("r=")).unwrap();
+    r.parse().unwrap()
+}
+
+/// Asserts how a public service counts clients behind a proxy: `url` (a rate-limited
+/// route) is called twice as client A and once as client B, each named only by
+/// `X-Forwarded-For`, with no API key. Started with the test's address (127.0.0.1)
+/// among `rate_limit.trusted_proxies`, A and B have budgets of their own; started
+/// without it, the field is ignored and all three requests count against the peer.
+#[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
+pub async fn assert_forwarded_for_budgets(url: &str, behind_trusted_proxy: bool) {
+    within_one_rate_window(std::time::Duration::from_secs(5)).await;
+    let client = reqwest::Client::new();
+    let mut left = Vec::new();
+    for who in ["203.0.113.7", "203.0.113.7", "198.51.100.9"] {
+        let res = client
+            .get(url)
+            .header("x-forwarded-for", who)
+            .send()
+            .await
+            .unwrap();
+        left.push(rate_limit_remaining(&res));
+    }
+    let (a1, a2, b) = (left[0], left[1], left[2]);
+    assert_eq!(
+        a2 + 1,
+        a1,
+        "{url}: client A's second request counts against A: {left:?}"
+    );
+    if behind_trusted_proxy {
+        assert_eq!(
+            b, a1,
+            "{url}: client B behind the trusted proxy has a budget of its own: {left:?}"
+        );
+    } else {
+        assert_eq!(
+            b + 2,
+            a1,
+            "{url}: X-Forwarded-For from an untrusted peer is ignored: {left:?}"
+        );
+    }
+}
+
+/// Asserts that `doc` (a served `/openapi.json`) says `method path` needs `scheme`,
+/// and declares every security scheme any of its operations names.
+#[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
+pub fn assert_security_documented(doc: &serde_json::Value, method: &str, path: &str, scheme: &str) {
+    let required = doc["paths"][path][method]["security"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default();
+    assert!(
+        required.iter().any(|r| r.get(scheme).is_some()),
+        "{method} {path} does not declare {scheme}: {required:?}"
+    );
+    let declared = &doc["components"]["securitySchemes"];
+    for item in doc["paths"].as_object().unwrap().values() {
+        for op in item.as_object().unwrap().values() {
+            for req in op["security"].as_array().into_iter().flatten() {
+                for name in req.as_object().unwrap().keys() {
+                    assert!(
+                        declared[name].is_object(),
+                        "scheme {name} is used but not declared"
+                    );
+                }
+            }
+        }
     }
 }
 

@@ -25,6 +25,7 @@ async fn spawn(request_timeout_millis: u64) -> ServiceHandle {
         <Doc as utoipa::OpenApi>::openapi(),
         &http,
         Secret::new("t"),
+        common::problem::FRAME.to_vec(),
     );
     let listener = common::http::bind(&http).unwrap();
     common::http::serve(listener, 1, ctx, |cfg| {

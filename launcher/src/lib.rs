@@ -3,7 +3,10 @@
 //! `delos up` starts each service on its usual port against Postgres and Redis at
 //! their default local addresses (overridable), creating databases and running
 //! migrations as each service starts. The same [`Stack`] is what the end-to-end
-//! tests and the benchmarks start, on free ports.
+//! tests and the benchmarks start, on free ports. `delos describe` prints what the
+//! services are (ports, routes, settings, calls) for the repository checks.
+
+pub mod describe;
 
 use anyhow::Context;
 use common::config::Secret;

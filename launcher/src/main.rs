@@ -34,6 +34,16 @@ enum Command {
         #[command(subcommand)]
         command: SensorsCommand,
     },
+    /// Print what every service is, from its code: ports, routes, settings (key, default,
+    /// variables, description) and what it calls. Starts nothing.
+    Describe {
+        /// One JSON document (the default).
+        #[arg(long, conflicts_with = "markdown")]
+        json: bool,
+        /// The settings tables of docs/configuration.md.
+        #[arg(long)]
+        markdown: bool,
+    },
     /// Check that Postgres and Redis can be reached, then exit.
     Check {
         #[arg(long, env = "DELOS__PG__URL")]
@@ -90,6 +100,7 @@ async fn main() -> std::process::ExitCode {
             Ok(code) => return std::process::ExitCode::from(code),
             Err(e) => Err(e),
         },
+        Command::Describe { json: _, markdown } => describe(markdown),
         Command::Check { pg_url, redis_url } => {
             let opts = StackOptions {
                 pg_url,
@@ -129,6 +140,17 @@ async fn run(opts: StackOptions) -> anyhow::Result<()> {
         .unwrap_or_else(|| "http://127.0.0.1:8050".to_string());
     println!("Status page: {status}/   Ctrl-C stops everything.");
     stack.wait().await
+}
+
+/// `delos describe`: JSON (or the Markdown tables) on stdout.
+fn describe(markdown: bool) -> anyhow::Result<()> {
+    let d = delos::describe::describe()?;
+    if markdown {
+        print!("{}", d.to_markdown());
+    } else {
+        println!("{}", serde_json::to_string_pretty(&d.to_json())?);
+    }
+    Ok(())
 }
 
 /// `delos lambo import`: loads the file into `lambo` with a progress bar on stderr.

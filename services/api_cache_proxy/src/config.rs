@@ -4,7 +4,7 @@ use common::config::{CommonSettings, HttpSettings, RedisSettings};
 use serde::{Deserialize, Serialize};
 
 /// Everything api_cache_proxy reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     /// Listener (port 8002).

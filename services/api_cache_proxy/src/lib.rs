@@ -20,6 +20,7 @@
 //! `health_check` (heartbeats, and a report when Redis goes down or comes back).
 
 pub mod config;
+pub mod problems;
 mod routes;
 pub mod startup;
 mod state;

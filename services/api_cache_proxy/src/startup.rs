@@ -28,6 +28,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         routes::ApiDoc::openapi(),
         &settings.http,
         settings.common.service_token.clone(),
+        crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().redis(redis.clone());
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);

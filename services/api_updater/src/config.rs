@@ -12,7 +12,7 @@ use crate::providers::{ProviderConfig, ProviderKind};
 const MAX_TTL_SECS: u64 = 86_400;
 
 /// Everything api_updater reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     /// Listener (port 8003).
@@ -23,6 +23,7 @@ pub struct Settings {
     /// base_url = "..."}]`) or a comma-separated string, so that
     /// `DELOS_API_UPDATER__PROVIDERS=simulated` or `=kraken,coinbase` works.
     #[serde(deserialize_with = "provider_chain")]
+    #[schema(value_type = Vec<Object>)]
     pub providers: Vec<ProviderConfig>,
     /// Seconds between two fetches.
     pub refresh_secs: u64,

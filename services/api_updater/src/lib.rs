@@ -24,6 +24,7 @@
 //! `api_cache_proxy`, `health_check`.
 
 pub mod config;
+pub mod problems;
 pub mod providers;
 mod routes;
 pub mod startup;

@@ -32,6 +32,7 @@ pub async fn build_without_loop(settings: Settings) -> anyhow::Result<(ServiceHa
         routes::ApiDoc::openapi(),
         &settings.http,
         settings.common.service_token.clone(),
+        crate::problems::catalogue(),
     );
     ctx.readiness = ctx
         .readiness

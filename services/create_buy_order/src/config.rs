@@ -4,7 +4,7 @@ use common::config::{CommonSettings, HttpSettings, RateLimitSettings, RedisSetti
 use serde::{Deserialize, Serialize};
 
 /// Everything create_buy_order reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,

@@ -6,7 +6,6 @@
 
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use common::Problem;
 use common::rate_limit::ClientId;
 use common::redis::Redis;
@@ -87,10 +86,7 @@ impl InFlight {
             .map_err(|e| redis_down(&e))?;
         match set {
             Some(_) => Ok(held),
-            None => Err(Problem::new(
-                StatusCode::CONFLICT,
-                "idempotency_request_in_flight",
-                "a request with this idempotency key is still being processed; retry when it has finished",
+            None => Err(crate::problems::Code::IdempotencyRequestInFlight.problem("a request with this idempotency key is still being processed; retry when it has finished",
             )
             .retry_after(1)),
         }

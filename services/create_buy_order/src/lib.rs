@@ -22,6 +22,7 @@ pub mod config;
 pub mod domain;
 mod in_flight;
 mod price;
+pub mod problems;
 mod routes;
 pub mod startup;
 mod state;

@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use common::Problem;
 use common::clients::CacheProxyClient;
@@ -52,12 +51,9 @@ impl Prices {
         }
         let outcome = match self.client.record().await {
             Ok(Some(record)) => Ok(record),
-            Ok(None) => Err(Problem::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "price_unavailable",
-                "no BTC price is available yet (or the last one expired); no order was placed",
-            )
-            .retry_after(RETRY_AFTER_SECS)),
+            Ok(None) => Err(crate::problems::Code::PriceUnavailable
+                .problem("no BTC price is available yet (or the last one expired); no order was placed")
+                .retry_after(RETRY_AFTER_SECS)),
             Err(e) => Err(Problem::from(e)),
         };
         *last = Some((Instant::now(), outcome.clone()));
@@ -71,19 +67,16 @@ pub fn check_age(record: &PriceRecord, now: DateTime<Utc>, max_age: chrono::Dura
     if age <= max_age {
         return Ok(());
     }
-    Err(Problem::new(
-        StatusCode::SERVICE_UNAVAILABLE,
-        "stale_price",
-        format!(
+    Err(crate::problems::Code::StalePrice
+        .problem(format!(
             "the latest BTC price is {} s old and orders need one at most {} s old; no order was placed",
             age.num_seconds(),
             max_age.num_seconds()
-        ),
-    )
-    .with("price_fetched_at", record.fetched_at.to_rfc3339())
-    .with("price_source", record.source.clone())
-    .with("max_quote_age_secs", max_age.num_seconds())
-    .retry_after(RETRY_AFTER_SECS))
+        ))
+        .with("price_fetched_at", record.fetched_at.to_rfc3339())
+        .with("price_source", record.source.clone())
+        .with("max_quote_age_secs", max_age.num_seconds())
+        .retry_after(RETRY_AFTER_SECS))
 }
 
 #[cfg(test)]

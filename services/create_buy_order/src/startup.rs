@@ -37,18 +37,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         token.clone(),
     ));
     let prefix = format!("{}create_buy_order:", settings.redis.key_prefix);
-    let limiter = RateLimiter::new(
-        redis.clone(),
-        &prefix,
-        settings.rate_limit.per_minute,
-        settings.rate_limit.key_limits()?,
-    )
-    .trusting(&settings.rate_limit)?;
+    let limiter = RateLimiter::new(redis.clone(), &prefix, &settings.rate_limit)?;
     let mut ctx = AppContext::new(
         "create_buy_order",
         routes::ApiDoc::openapi(),
         &settings.http,
         token,
+        crate::problems::catalogue(),
     );
     ctx.readiness = ctx
         .readiness

@@ -5,7 +5,7 @@ use common::money::{SATS_PER_BTC, Satoshis};
 use serde::{Deserialize, Serialize};
 
 /// Everything db_proxy reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,

@@ -26,6 +26,7 @@
 mod batcher;
 pub mod config;
 pub mod domain;
+pub mod problems;
 mod routes;
 pub mod startup;
 mod state;

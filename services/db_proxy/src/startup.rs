@@ -34,6 +34,7 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         routes::ApiDoc::openapi(),
         &settings.http,
         settings.common.service_token.clone(),
+        crate::problems::catalogue(),
     );
     // The page query's LIMIT is a parameter, so Postgres's `auto` mode never
     // trusts a generic plan for it and plans every page afresh: half its cost.

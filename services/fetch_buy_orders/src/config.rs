@@ -4,7 +4,7 @@ use common::config::{CommonSettings, HttpSettings, RateLimitSettings, RedisSetti
 use serde::{Deserialize, Serialize};
 
 /// fetch_buy_orders settings (`DELOS_FETCH_BUY_ORDERS__…`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,

@@ -7,6 +7,7 @@
 //! Rate limited per client in Redis. Calls `db_proxy`, Redis and `health_check`.
 
 pub mod config;
+pub mod problems;
 mod routes;
 pub mod startup;
 

@@ -25,15 +25,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     let limiter = RateLimiter::new(
         redis.clone(),
         &format!("{}fetch_buy_orders:", settings.redis.key_prefix),
-        settings.rate_limit.per_minute,
-        settings.rate_limit.key_limits()?,
-    )
-    .trusting(&settings.rate_limit)?;
+        &settings.rate_limit,
+    )?;
     let mut ctx = AppContext::new(
         "fetch_buy_orders",
         routes::ApiDoc::openapi(),
         &settings.http,
         settings.common.service_token.clone(),
+        crate::problems::catalogue(),
     );
     ctx.readiness =
         ctx.readiness

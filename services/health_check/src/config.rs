@@ -6,7 +6,7 @@ use common::config::{CommonSettings, HttpSettings, PgSettings};
 use serde::{Deserialize, Serialize};
 
 /// Everything health_check reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -20,7 +20,9 @@ pub struct Settings {
     pub ttl_overrides: Vec<String>,
     /// Reports and transitions older than this are deleted.
     pub retention_hours: u64,
+    /// How often silence is checked, in seconds.
     pub evaluate_every_secs: u64,
+    /// How often pruning runs, in seconds.
     pub prune_every_secs: u64,
 }
 

@@ -11,6 +11,7 @@
 pub mod config;
 pub mod domain;
 mod intake;
+pub mod problems;
 mod routes;
 pub mod startup;
 mod state;

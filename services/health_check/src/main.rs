@@ -2,9 +2,11 @@
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // `--help` and `--version` answer and exit; any other argument is refused.
+    let healthcheck = common::handle_args!();
     let settings = health_check::Settings::load()?;
     // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
-    common::healthcheck::exit_if_requested(&settings.http);
+    common::healthcheck::exit_if_requested(healthcheck, &settings.http);
     common::telemetry::init();
     let handle = health_check::build(settings).await?;
     tracing::info!(port = handle.port, "health_check listening");

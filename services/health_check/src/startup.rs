@@ -26,6 +26,7 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         routes::ApiDoc::openapi(),
         &settings.http,
         settings.common.service_token.clone(),
+        crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
     let (intake, intake_task) = intake::spawn(pool.clone());

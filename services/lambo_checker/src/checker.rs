@@ -6,13 +6,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
 use chrono::{DateTime, Utc};
 use common::Problem;
 use rust_decimal::Decimal;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::PgPool;
 
+use crate::answer::{Inputs, LamboAnswer, Series};
 use crate::domain::{
     self, Asset, Candle, Interval, Investment, MIN_CANDLES, Method, Since, SymbolError, WINDOW, Window,
 };
@@ -35,8 +35,8 @@ pub struct RawQuestion {
     pub max_points: Option<String>,
 }
 
-/// An answer: its JSON text, whether it came from the cache, and (when computed
-/// now) LAMBOS and the document for the results table.
+/// An answer: its JSON text (what REST sends and the cache keeps), whether it came
+/// from the cache, and (when computed now) LAMBOS and the document for the results table.
 #[derive(Debug, Clone)]
 pub struct Answer {
     pub body: String,
@@ -45,12 +45,9 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// The answer as a JSON document (parses the text).
-    pub fn value(&self) -> Result<Value, Problem> {
-        serde_json::from_str(&self.body).map_err(|e| {
-            tracing::error!(error = %e, "a stored answer is not JSON");
-            Problem::internal()
-        })
+    /// The typed answer (parses the text, which a cache hit passes on unparsed).
+    pub fn typed(&self) -> Result<LamboAnswer, Problem> {
+        LamboAnswer::parse(&self.body)
     }
 }
 
@@ -287,15 +284,18 @@ impl Checker {
     }
 
     async fn computed(&self, q: &Question) -> Result<Answer, Problem> {
-        let value = self.compute(q).await?;
-        let lambos = value["exact"]["lambos"]
-            .as_str()
-            .and_then(|s| s.parse::<Decimal>().ok())
-            .ok_or_else(Problem::internal)?;
-        let body = value.to_string();
+        let answer = self.compute(q).await?;
+        let lambos = answer.exact.lambos;
+        let serialize = |v: &LamboAnswer| {
+            serde_json::to_value(v).map_err(|e| {
+                tracing::error!(error = %e, "an answer did not serialise");
+                Problem::internal()
+            })
+        };
+        let body = serialize(&answer)?.to_string();
         // The results table keeps the figures and the method; the chart series is
         // left out (it is the stored candles again, and most of the bytes).
-        let mut stored = value;
+        let mut stored = serialize(&answer)?;
         if let Some(obj) = stored.as_object_mut() {
             obj.remove("graph_data");
         }
@@ -371,13 +371,12 @@ impl Checker {
             .max()
             .or_else(|| self.backoff_left(symbol, interval))
             .unwrap_or(30);
-        Err(Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "history_unavailable",
-            format!("no price history of {symbol} is stored and no provider answered: {why}"),
-        )
-        .with("dependency", "price providers")
-        .retry_after(retry.max(1)))
+        Err(crate::problems::Code::HistoryUnavailable
+            .problem(format!(
+                "no price history of {symbol} is stored and no provider answered: {why}"
+            ))
+            .with("dependency", "price providers")
+            .retry_after(retry.max(1)))
     }
 
     fn backoff_left(&self, symbol: &'static str, interval: Interval) -> Option<u64> {
@@ -514,40 +513,44 @@ impl Checker {
     }
 
     /// Computes the answer from the history (no cache involved).
-    pub async fn compute(&self, q: &Question) -> Result<Value, Problem> {
+    pub async fn compute(&self, q: &Question) -> Result<LamboAnswer, Problem> {
         let (series, note) = self.series(q).await?;
         let used = domain::used_candles(&series.candles, series.interval, q.method.since);
         if used.len() < MIN_CANDLES {
-            return Err(Problem::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "not_enough_history",
-                format!(
+            return Err(crate::problems::Code::NotEnoughHistory
+                .problem(format!(
                     "{} has {} complete {} candles since {}; at least {MIN_CANDLES} are needed \
                      (two windows of {WINDOW} that do not overlap)",
                     q.asset.symbol,
                     used.len(),
                     series.interval.as_str(),
                     q.method.since.key()
-                ),
-            )
-            .with("candles", used.len())
-            .with("needed", MIN_CANDLES));
+                ))
+                .with("candles", used.len())
+                .with("needed", MIN_CANDLES));
         }
         let since = q.method.since.instant();
         let opening = self.opening(q.asset.symbol, &series, since, &used).await?;
         let current = domain::current_window(&used).ok_or_else(Problem::internal)?;
         let figures = domain::compute(q.investment.value(), opening.mean, current.mean, self.lambo_price)
             .ok_or_else(|| Problem::invalid_field("investment", "is too large to compute with"))?;
-        render(
-            q,
-            &series,
-            &used,
-            &opening,
-            &current,
-            &figures,
+        LamboAnswer::new(&Inputs {
+            symbol: q.asset.symbol,
+            method: q.method,
+            max_points: q.max_points,
+            series: Series {
+                source: &series.source,
+                pair: &series.pair,
+                interval: series.interval,
+                all: &series.candles,
+            },
+            used: &used,
+            opening: &opening,
+            current: &current,
+            figures: &figures,
             note,
-            &self.lambo_currency,
-        )
+            currency: &self.lambo_currency,
+        })
     }
 }
 
@@ -557,118 +560,16 @@ pub fn parse_asset(raw: Option<&str>) -> Result<Asset, Problem> {
     match domain::parse_symbol(raw.unwrap_or_default()) {
         Ok(a) => Ok(a),
         Err(SymbolError::Invalid(msg)) => Err(Problem::invalid_field("symbol", msg)),
-        Err(SymbolError::Unknown(s)) => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown_symbol",
-            format!(
+        Err(SymbolError::Unknown(s)) => Err(crate::problems::Code::UnknownSymbol
+            .problem(format!(
                 "{s:?} is not a supported coin; supported: {}",
                 domain::supported_symbols().join(", ")
-            ),
-        )
-        .with("supported", domain::supported_symbols())),
+            ))
+            .with("supported", domain::supported_symbols())),
     }
 }
 
 /// The method as one key: `15d:1548111600`.
 pub fn method_key(m: &Method) -> String {
     format!("{}:{}", m.interval.as_str(), m.since.key())
-}
-
-fn date(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%d").to_string()
-}
-
-fn window_json(w: &Window) -> Value {
-    Value::Array(
-        w.candles
-            .iter()
-            .map(|c| json!({ "date": date(c.open_time), "close": domain::exact(c.close) }))
-            .collect(),
-    )
-}
-
-fn num(d: Decimal) -> Result<Value, Problem> {
-    domain::to_json_number(d).ok_or_else(|| {
-        tracing::error!(value = %d, "a decimal did not convert to a JSON number");
-        Problem::internal()
-    })
-}
-
-#[allow(clippy::too_many_arguments)]
-fn render(
-    q: &Question,
-    series: &StoredSeries,
-    used: &[Candle],
-    opening: &Window,
-    current: &Window,
-    f: &domain::Figures,
-    note: Option<String>,
-    currency: &str,
-) -> Result<Value, Problem> {
-    let first = series.candles.first().map(|c| c.open_time);
-    let last = used
-        .last()
-        .map(|c| series.interval.close_time(c.open_time) - chrono::Duration::seconds(1));
-    let graph: Vec<Value> = domain::thin(used, q.max_points)
-        .iter()
-        .map(|c| Ok(json!({ "x": date(c.open_time), "y": num(c.close)? })))
-        .collect::<Result<_, Problem>>()?;
-    let can = f.can_buy_lambo();
-    Ok(json!({
-        "message": {
-            "NUMBERCOINS": num(f.number_coins)?,
-            "PROFIT": num(f.profit)?,
-            "GROWTHFACTOR": num(f.growth_factor)?,
-            "LAMBOS": num(f.lambos)?,
-            "INVESTMENT": num(f.investment)?,
-            "SYMBOL": q.asset.symbol,
-            "GENERATIONDATE": Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-        },
-        "graph_data": graph,
-        "verdict": if can { "yes" } else { "no" },
-        "can_buy_lambo": can,
-        "summary": format!(
-            "{} {} of {} bought at an average {} {} would be worth {} {} now: {} ({} Lamborghinis at {} {} each).",
-            domain::exact(f.investment.round_dp(2)), currency, q.asset.symbol,
-            domain::exact(f.opening_price.round_dp(2)), currency,
-            domain::exact(f.value_at_sale.round_dp(2)), currency,
-            if can { "yes, you could buy a Lamborghini" } else { "no Lamborghini yet" },
-            domain::exact(f.value_lambos.round_dp(2)),
-            domain::exact(f.lambo_price), currency,
-        ),
-        "value_at_sale": num(f.value_at_sale)?,
-        "value_lambos": num(f.value_lambos)?,
-        "lambo_price": { "amount": domain::exact(f.lambo_price), "currency": currency },
-        "exact": {
-            "number_coins": domain::exact(f.number_coins),
-            "profit": domain::exact(f.profit),
-            "growth_factor": domain::exact(f.growth_factor),
-            "lambos": domain::exact(f.lambos),
-            "investment": domain::exact(f.investment),
-            "value_at_sale": domain::exact(f.value_at_sale),
-            "value_lambos": domain::exact(f.value_lambos),
-            "opening_price": domain::exact(f.opening_price),
-            "current_price": domain::exact(f.current_price),
-        },
-        "first_listing_date": first.map(date),
-        "newest_data_date": last.map(date),
-        "method": {
-            "source": series.source,
-            "pair": series.pair,
-            "interval": series.interval.as_str(),
-            "interval_requested": q.method.interval.as_str(),
-            "since": q.method.since.key(),
-            "window": WINDOW,
-            "candles_used": used.len(),
-            "opening_candles": window_json(opening),
-            "current_candles": window_json(current),
-            "in_progress_candle": "never used: only complete candles are stored and averaged",
-            "formulas": "opening = mean close of opening_candles; current = mean close of current_candles; \
-                         NUMBERCOINS = INVESTMENT / opening; value_at_sale = NUMBERCOINS * current; \
-                         PROFIT = value_at_sale - INVESTMENT; GROWTHFACTOR = PROFIT / INVESTMENT; \
-                         LAMBOS = PROFIT / lambo_price; value_lambos = value_at_sale / lambo_price \
-                         (exact decimals, 28 significant digits)",
-            "note": note,
-        },
-    }))
 }

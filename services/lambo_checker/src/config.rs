@@ -9,11 +9,14 @@ use serde::{Deserialize, Serialize};
 use crate::providers::ProviderKind;
 
 /// Base URLs of the price-history APIs (tests point them at wiremock).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct ProviderUrls {
+    /// Kraken API root.
     pub kraken: String,
+    /// Binance API root.
     pub binance: String,
+    /// CoinGecko API root.
     pub coingecko: String,
 }
 
@@ -28,11 +31,12 @@ impl Default for ProviderUrls {
 }
 
 /// The gRPC listener.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct GrpcSettings {
     /// Serve gRPC at all.
     pub enabled: bool,
+    /// Listen address.
     pub host: String,
     /// 50051 as the original; 0 picks a free port (tests).
     pub port: u16,
@@ -52,7 +56,7 @@ impl Default for GrpcSettings {
 }
 
 /// Everything lambo_checker reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -65,6 +69,7 @@ pub struct Settings {
     /// A list, or one comma-separated string so that `DELOS_LAMBO_CHECKER__PROVIDERS=kraken,binance`
     /// (or `=""` for none) works from the environment.
     #[serde(deserialize_with = "provider_list")]
+    #[schema(value_type = Vec<String>)]
     pub providers: Vec<ProviderKind>,
     pub provider_urls: ProviderUrls,
     /// Price of one Lamborghini, in `lambo_currency` (a decimal string: "200000").
@@ -88,10 +93,13 @@ pub struct Settings {
     /// API keys admitted to `/api/v1/restricted`, comma-separated (beside bearer JWTs).
     pub api_keys: Secret,
     /// Bearer JWTs accepted by `/api/v1/restricted` (`DELOS_LAMBO_CHECKER__JWT__…`).
+    #[schema(value_type = Object)]
     pub jwt: JwtSettings,
     /// Background analysis jobs (`/api/v1/analyze_async`).
+    #[schema(value_type = Object)]
     pub jobs: crate::jobs::JobSettings,
     /// Browser origins allowed cross-origin (`DELOS_LAMBO_CHECKER__CORS__ALLOWED_ORIGINS`); default none.
+    #[schema(value_type = Object)]
     pub cors: common::security::Cors,
 }
 

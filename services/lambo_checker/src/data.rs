@@ -5,7 +5,6 @@
 //! Prices are exact decimals as strings. Cache-aside: opening averages are cached in
 //! Redis for good (they never change), current prices for `price_cache_ttl_secs`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -147,11 +146,7 @@ pub async fn result(checker: web::Data<Checker>, req: HttpRequest) -> Result<Htt
     .map_err(db)?;
     match row {
         Some(r) => Ok(HttpResponse::Ok().json(result_row(&r, true).map_err(db)?)),
-        None => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown_result",
-            format!("no result {id}"),
-        )),
+        None => Err(crate::problems::Code::UnknownResult.problem(format!("no result {id}"))),
     }
 }
 
@@ -464,7 +459,7 @@ fn instant(field: &str, s: Option<&str>) -> Result<Option<DateTime<Utc>>, Proble
         .ok_or_else(|| Problem::invalid_field(field, "must be a date (2026-01-31) or an RFC 3339 instant"))
 }
 
-/// A report from the stored log and results (see the README for how each figure is computed).
+/// A report from the stored log and results (docs/lambo.md says how each figure is computed).
 #[utoipa::path(get, tag = "analytics", path = "/api/analytics/report/", params(ReportQuery),
     responses((status = 200, description = "{totals, error_rate, errors_by_outcome, queries_per_symbol, queries_per_day, top_symbols, growth_factor: {median, distribution}, lambo_share}"),
               (status = 404, body = Problem), (status = 422, body = Problem)))]
@@ -610,10 +605,7 @@ pub async fn report(
 /// The original's covid "prediction" was a fixed, invented figure: gone for good.
 #[utoipa::path(get, tag = "analytics", path = "/api/analytics/covid/", responses((status = 410, body = Problem)))]
 pub async fn covid() -> Result<HttpResponse, Problem> {
-    Err(Problem::new(
-        StatusCode::GONE,
-        "covid_analytics_retired",
-        "the original's /api/analytics/covid/ returned a fixed, invented prediction computed from no data; \
+    Err(crate::problems::Code::CovidAnalyticsRetired.problem("the original's /api/analytics/covid/ returned a fixed, invented prediction computed from no data; \
          Delos does not serve invented analytics. See /api/analytics/report/ for figures computed from stored data.",
     ))
 }

@@ -1,4 +1,5 @@
-//! `/graphql`: the same answer as REST (`processRequest`), plus the stored results
+//! `/graphql`: the original `processRequest` (message and graphData as JSON text),
+//! the same answer typed field by field (`analysis`), plus the stored results
 //! and prices. `POST /graphql` executes (`{"query", "variables"}`); `GET /graphql`
 //! is a small query page of our own (no CDN: async-graphql's GraphiQL page loads its
 //! scripts from one). Depth and complexity are limited, and every list is at most
@@ -8,13 +9,14 @@ use std::sync::Arc;
 
 use actix_web::{HttpResponse, web};
 use async_graphql::{
-    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Json, Object, Schema, SimpleObject,
+    Context, EmptyMutation, EmptySubscription, ErrorExtensions, Object, Schema, SimpleObject,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 use sqlx::Row;
 
+use crate::answer::LamboAnswer;
 use crate::checker::{Checker, RawQuestion, parse_asset};
 use crate::domain::{self, Interval};
 
@@ -37,6 +39,43 @@ pub fn schema(checker: Arc<Checker>) -> LamboSchema {
 
 /// Root query.
 pub struct Query;
+
+/// The original `processRequest` result: both fields JSON text.
+#[derive(SimpleObject)]
+pub struct ProcessRequestResult {
+    /// `{"NUMBERCOINS", "PROFIT", "GROWTHFACTOR", "LAMBOS", "INVESTMENT", "SYMBOL", "GENERATIONDATE"}`.
+    message: String,
+    /// `[{"x": date, "y": close}, …]`.
+    graph_data: String,
+}
+
+/// The method parameters beside symbol and investment.
+#[derive(Default)]
+struct Options {
+    interval: Option<String>,
+    since: Option<String>,
+    max_points: Option<i32>,
+}
+
+async fn ask(
+    ctx: &Context<'_>,
+    symbol: String,
+    investment: String,
+    o: Options,
+) -> async_graphql::Result<LamboAnswer> {
+    let raw = RawQuestion {
+        symbol: Some(symbol),
+        investment: Some(investment),
+        interval: o.interval,
+        since: o.since,
+        max_points: o.max_points.map(|m| m.to_string()),
+    };
+    checker(ctx)?
+        .ask("graphql", "graphql", &raw)
+        .await
+        .and_then(|a| a.typed())
+        .map_err(gql_err)
+}
 
 /// A stored analysis result.
 #[derive(SimpleObject)]
@@ -95,28 +134,44 @@ fn bounded(limit: Option<i32>) -> async_graphql::Result<i64> {
 
 #[Object]
 impl Query {
-    /// The `/process_request` answer (message, graph_data, exact, verdict, method …) as JSON.
+    /// The original schema's query: `message` and `graphData` as JSON-encoded
+    /// strings, the investment an `Int`, so the original clients work unchanged.
     async fn process_request(
         &self,
         ctx: &Context<'_>,
         symbol: String,
-        investment: String,
+        investment: i32,
+    ) -> async_graphql::Result<ProcessRequestResult> {
+        let answer = ask(ctx, symbol, investment.to_string(), Options::default()).await?;
+        let text = |v: Result<String, serde_json::Error>| {
+            v.map_err(|e| {
+                tracing::error!(error = %e, "an answer part did not serialise");
+                gql_err(common::Problem::internal())
+            })
+        };
+        Ok(ProcessRequestResult {
+            message: text(serde_json::to_string(&answer.message))?,
+            graph_data: text(serde_json::to_string(&answer.graph_data))?,
+        })
+    }
+
+    /// The whole answer, typed: every figure (exact decimals), the verdict, the
+    /// method with the candles averaged, and the chart points.
+    async fn analysis(
+        &self,
+        ctx: &Context<'_>,
+        symbol: String,
+        investment: Decimal,
         interval: Option<String>,
         since: Option<String>,
         max_points: Option<i32>,
-    ) -> async_graphql::Result<Json<Value>> {
-        let raw = RawQuestion {
-            symbol: Some(symbol),
-            investment: Some(investment),
+    ) -> async_graphql::Result<LamboAnswer> {
+        let options = Options {
             interval,
             since,
-            max_points: max_points.map(|m| m.to_string()),
+            max_points,
         };
-        let answer = checker(ctx)?
-            .ask("graphql", "graphql", &raw)
-            .await
-            .map_err(gql_err)?;
-        Ok(Json(answer.value().map_err(gql_err)?))
+        ask(ctx, symbol, investment.to_string(), options).await
     }
 
     /// Stored results, newest first.
@@ -144,15 +199,16 @@ impl Query {
         .map_err(db_err)?;
         rows.iter()
             .map(|r| {
-                let response: Value = r.try_get("response")?;
+                let response: Option<LamboAnswer> =
+                    serde_json::from_value(r.try_get::<Value, _>("response")?).ok();
                 Ok(StoredResult {
                     id: r.try_get("query_id")?,
                     created_at: rfc3339(r.try_get("created_at")?),
                     symbol: r.try_get("symbol")?,
                     investment: domain::exact(r.try_get::<Decimal, _>("investment")?),
                     lambos: domain::exact(r.try_get::<Decimal, _>("lambos")?),
-                    growth_factor: response["exact"]["growth_factor"].as_str().map(str::to_owned),
-                    verdict: response["verdict"].as_str().map(str::to_owned),
+                    growth_factor: response.as_ref().map(|a| domain::exact(a.exact.growth_factor)),
+                    verdict: response.map(|a| a.verdict),
                 })
             })
             .collect::<Result<Vec<_>, sqlx::Error>>()
@@ -231,11 +287,9 @@ pub async fn execute(
     body: web::Bytes,
 ) -> Result<HttpResponse, common::Problem> {
     let req: async_graphql::Request = serde_json::from_slice(&body).map_err(|e| {
-        common::Problem::new(
-            actix_web::http::StatusCode::BAD_REQUEST,
-            "invalid_graphql_request",
-            format!("the body is not a GraphQL request ({{\"query\": …}}): {e}"),
-        )
+        crate::problems::Code::InvalidGraphqlRequest.problem(format!(
+            "the body is not a GraphQL request ({{\"query\": …}}): {e}"
+        ))
     })?;
     let res = schema.execute(req).await;
     Ok(HttpResponse::Ok().json(res))

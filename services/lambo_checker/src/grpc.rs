@@ -47,17 +47,25 @@ impl pb::api_server::Api for GrpcApi {
             investment: Some(r.investment.to_string()),
             ..RawQuestion::default()
         };
-        let value = self
+        let answer = self
             .checker
             .ask("grpc", &client, &raw)
             .await
-            .and_then(|a| a.value())
+            .and_then(|a| a.typed())
             .map_err(|p| status_of(&p))?;
         Ok(Response::new(pb::ApiResponse {
-            message: value["message"].to_string(),
-            graph_data: value["graph_data"].to_string(),
+            message: json_text(&answer.message)?,
+            graph_data: json_text(&answer.graph_data)?,
         }))
     }
+}
+
+/// The JSON text the original sent in `message` and `graph_data`.
+fn json_text<T: serde::Serialize>(v: &T) -> Result<String, Status> {
+    serde_json::to_string(v).map_err(|e| {
+        tracing::error!(error = %e, "an answer part did not serialise");
+        status_of(&Problem::internal())
+    })
 }
 
 /// A problem as a gRPC status: the closest code, the detail as message, the
@@ -102,11 +110,7 @@ pub fn problem_of(s: &Status) -> Problem {
         Code::Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "dependency_unavailable"),
         _ => {
             tracing::warn!(status = %s, "gRPC call failed");
-            return Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "grpc_failed",
-                "the gRPC server could not answer",
-            );
+            return crate::problems::Code::GrpcFailed.problem("the gRPC server could not answer");
         }
     };
     let p = Problem::new(status, code.as_deref().unwrap_or(fallback), s.message());

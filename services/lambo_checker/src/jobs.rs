@@ -10,7 +10,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::Problem;
@@ -32,7 +31,8 @@ pub struct JobSettings {
     pub workers: usize,
     /// How often an idle worker looks for work it was not told about (other replicas' jobs, expired leases).
     pub poll_millis: u64,
-    /// How long a claim holds; a running job older than this is taken again.
+    /// How long a claim holds unless renewed; the worker renews it every third of
+    /// this while the job runs, so only a job whose worker died is taken again.
     pub lease_secs: u64,
     /// Claims per job before it is failed (a job that kills its worker must not loop forever).
     pub max_attempts: i32,
@@ -180,15 +180,15 @@ impl Jobs {
         let Some((id, client, raw)) = self.claim().await? else {
             return Ok(Outcome::Idle);
         };
-        let answer = checker.ask("job", &client, &raw).await;
-        match answer.and_then(|a| a.value()) {
+        let answer = self.holding_lease(id, checker.ask("job", &client, &raw)).await;
+        match answer.and_then(|a| a.typed()) {
             Ok(result) => {
                 sqlx::query(
                     "update jobs set status = 'done', result = $2, finished_at = now(), lease_until = null
                      where id = $1 and status = 'running'",
                 )
                 .bind(id)
-                .bind(result)
+                .bind(sqlx::types::Json(result))
                 .execute(&self.pool)
                 .await?;
                 Ok(Outcome::Finished(id))
@@ -226,6 +226,34 @@ impl Jobs {
                 .execute(&self.pool)
                 .await?;
                 Ok(Outcome::Finished(id))
+            }
+        }
+    }
+
+    /// Runs `work` while renewing job `id`'s lease every third of `lease_secs`, so
+    /// a job that runs longer than one lease is not claimed by a second worker; a
+    /// worker that dies stops renewing, and its job is taken again as before.
+    async fn holding_lease<T>(&self, id: Uuid, work: impl std::future::Future<Output = T>) -> T {
+        let lease = self.settings.lease_secs.max(1);
+        let every = Duration::from_millis(lease * 1000 / 3);
+        let mut renew = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tokio::pin!(work);
+        loop {
+            tokio::select! {
+                out = &mut work => return out,
+                _ = renew.tick() => {
+                    let renewed = sqlx::query(
+                        "update jobs set lease_until = now() + $2::int8 * interval '1 second'
+                         where id = $1 and status = 'running'",
+                    )
+                    .bind(id)
+                    .bind(i64::try_from(lease).unwrap_or(86_400))
+                    .execute(&self.pool)
+                    .await;
+                    if let Err(e) = renewed {
+                        tracing::warn!(error = %e, job = %id, "cannot renew the job's lease");
+                    }
+                }
             }
         }
     }
@@ -336,10 +364,8 @@ pub async fn task_status(jobs: web::Data<Jobs>, req: HttpRequest) -> Result<Http
     let id = Uuid::parse_str(raw).map_err(|_| Problem::invalid_field("id", "must be a task_id (a UUID)"))?;
     match jobs.status(id).await.map_err(common::db::problem)? {
         Some(doc) => Ok(HttpResponse::Ok().json(doc)),
-        None => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown_task",
-            format!("no task {id} (unknown, or deleted after the retention period)"),
-        )),
+        None => Err(crate::problems::Code::UnknownTask.problem(format!(
+            "no task {id} (unknown, or deleted after the retention period)"
+        ))),
     }
 }

@@ -27,6 +27,7 @@
 //! Kraken public OHLC, Binance klines, CoinGecko market chart; base URLs
 //! configurable), and `health_check` (reports).
 
+pub mod answer;
 pub mod bundled;
 pub mod checker;
 pub mod config;
@@ -36,6 +37,7 @@ pub mod graphql;
 pub mod grpc;
 pub mod jobs;
 pub mod page;
+pub mod problems;
 pub mod providers;
 pub mod querylog;
 pub mod restricted;

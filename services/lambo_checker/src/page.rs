@@ -8,8 +8,8 @@ use actix_web::{HttpResponse, web};
 use common::Problem;
 use common::rate_limit::ClientId;
 use serde::Deserialize;
-use serde_json::Value;
 
+use crate::answer::{LamboAnswer, WindowCandle};
 use crate::checker::{Checker, RawQuestion};
 
 /// Query of `GET /`: empty shows the form only.
@@ -74,7 +74,7 @@ pub async fn index(
             max_points: Some(q.max_points.clone().unwrap_or_else(|| "200".into())),
             ..RawQuestion::default()
         };
-        match checker.ask("web", &client.0, &raw).await.and_then(|a| a.value()) {
+        match checker.ask("web", &client.0, &raw).await.and_then(|a| a.typed()) {
             Ok(answer) => render_answer(&mut body, &answer),
             Err(p) => {
                 let _ = write!(body, "<p class=\"error\">{}</p>", escape(&p.detail));
@@ -88,13 +88,18 @@ pub async fn index(
         .body(body))
 }
 
-fn text(v: &Value) -> String {
-    v.as_str().map(str::to_owned).unwrap_or_else(|| v.to_string())
+fn window_dates(w: &[WindowCandle]) -> (&str, &str) {
+    (
+        w.first().map_or("", |c| c.date.as_str()),
+        w.last().map_or("", |c| c.date.as_str()),
+    )
 }
 
-fn render_answer(body: &mut String, a: &Value) {
-    let yes = a["verdict"] == "yes";
-    let m = &a["method"];
+fn render_answer(body: &mut String, a: &LamboAnswer) {
+    let yes = a.verdict == "yes";
+    let m = &a.method;
+    let (open0, open1) = window_dates(&m.opening_candles);
+    let (cur0, cur1) = window_dates(&m.current_candles);
     let _ = write!(
         body,
         "<p class=\"answer {}\">{}</p><p>{}</p>\
@@ -106,21 +111,21 @@ fn render_answer(body: &mut String, a: &Value) {
         } else {
             "No, not yet."
         },
-        escape(&text(&a["summary"])),
-        escape(&text(&m["source"])),
-        escape(&text(&m["pair"])),
-        escape(&text(&m["interval"])),
-        escape(&text(&m["interval_requested"])),
-        escape(&text(&a["method"]["opening_candles"][0]["date"])),
-        escape(&text(&a["newest_data_date"])),
-        escape(&text(&a["exact"]["opening_price"])),
-        escape(&text(&m["opening_candles"][0]["date"])),
-        escape(&text(&m["opening_candles"][3]["date"])),
-        escape(&text(&a["exact"]["current_price"])),
-        escape(&text(&m["current_candles"][0]["date"])),
-        escape(&text(&m["current_candles"][3]["date"])),
-        m["note"]
-            .as_str()
+        escape(&a.summary),
+        escape(&m.source),
+        escape(&m.pair),
+        escape(&m.interval),
+        escape(&m.interval_requested),
+        escape(open0),
+        escape(a.newest_data_date.as_deref().unwrap_or_default()),
+        a.exact.opening_price,
+        escape(open0),
+        escape(open1),
+        a.exact.current_price,
+        escape(cur0),
+        escape(cur1),
+        m.note
+            .as_deref()
             .map(|n| format!(" Note: {}", escape(n)))
             .unwrap_or_default(),
     );
@@ -129,15 +134,8 @@ fn render_answer(body: &mut String, a: &Value) {
 
 /// The SVG chart: closes as a line, the two windows shaded, their averages as dashed lines.
 #[allow(clippy::cast_precision_loss)] // pixel coordinates; prices on the page are exact text
-pub fn chart(a: &Value) -> String {
-    let points: Vec<(String, f64)> = a["graph_data"]
-        .as_array()
-        .map(|g| {
-            g.iter()
-                .filter_map(|p| Some((p["x"].as_str()?.to_string(), p["y"].as_f64()?)))
-                .collect()
-        })
-        .unwrap_or_default();
+pub fn chart(a: &LamboAnswer) -> String {
+    let points: Vec<(&str, f64)> = a.graph_data.iter().map(|p| (p.x.as_str(), p.y)).collect();
     if points.len() < 2 {
         return String::new();
     }
@@ -147,17 +145,26 @@ pub fn chart(a: &Value) -> String {
     let n = (points.len() - 1) as f64;
     let x = |i: usize| left + (w - left - right) * i as f64 / n;
     let y = |v: f64| top + (h - top - bottom) * (1.0 - (v - min) / (max - min).max(f64::EPSILON));
-    let dates: Vec<&str> = points.iter().map(|p| p.0.as_str()).collect();
-    let pos = |date: &Value| date.as_str().and_then(|d| dates.iter().position(|x| *x == d));
+    let pos = |date: &str| points.iter().position(|p| p.0 == date);
     let mut svg = format!(
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 {w} {h}\" role=\"img\" aria-label=\"closing prices\">"
     );
-    for (name, key, color, avg) in [
-        ("opening window", "opening_candles", "#2f6fd6", "opening_price"),
-        ("current window", "current_candles", "#e08a00", "current_price"),
+    for (name, candles, color, avg) in [
+        (
+            "opening window",
+            &a.method.opening_candles,
+            "#2f6fd6",
+            a.exact.opening_price,
+        ),
+        (
+            "current window",
+            &a.method.current_candles,
+            "#e08a00",
+            a.exact.current_price,
+        ),
     ] {
-        let c = &a["method"][key];
-        if let (Some(i0), Some(i1)) = (pos(&c[0]["date"]), pos(&c[3]["date"])) {
+        let (d0, d1) = window_dates(candles);
+        if let (Some(i0), Some(i1)) = (pos(d0), pos(d1)) {
             let (x0, x1) = (x(i0) - 3.0, x(i1) + 3.0);
             let _ = write!(
                 svg,
@@ -166,7 +173,7 @@ pub fn chart(a: &Value) -> String {
                 h - top - bottom
             );
         }
-        if let Some(v) = a["exact"][avg].as_str().and_then(|s| s.parse::<f64>().ok()) {
+        if let Some(v) = rust_decimal::prelude::ToPrimitive::to_f64(&avg) {
             let _ = write!(
                 svg,
                 "<line x1=\"{left}\" x2=\"{:.1}\" y1=\"{:.1}\" y2=\"{:.1}\" stroke=\"{color}\" stroke-dasharray=\"6 4\"/>\
@@ -176,7 +183,7 @@ pub fn chart(a: &Value) -> String {
                 y(v),
                 w - right - 4.0,
                 y(v) - 4.0,
-                escape(&text(&a["exact"][avg]))
+                avg
             );
         }
     }
@@ -212,15 +219,15 @@ pub fn chart(a: &Value) -> String {
             "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"12\" text-anchor=\"{anchor}\">{}</text>",
             x(i),
             h - bottom + 18.0,
-            escape(&points[i].0)
+            escape(points[i].0)
         );
     }
     let _ = write!(
         svg,
         "<text x=\"{left}\" y=\"{:.1}\" font-size=\"12\" fill=\"#555\">close, {} per {} candle</text></svg>",
         h - 6.0,
-        escape(&text(&a["lambo_price"]["currency"])),
-        escape(&text(&a["method"]["interval"]))
+        escape(&a.lambo_price.currency),
+        escape(&a.method.interval)
     );
     svg
 }

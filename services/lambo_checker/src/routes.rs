@@ -11,7 +11,6 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::checker::{Checker, RawQuestion};
-use crate::restricted::SecuritySchemes;
 use crate::state::GrpcBridge;
 use crate::storage::{self, LoggedQuery};
 
@@ -57,7 +56,7 @@ use crate::storage::{self, LoggedQuery};
         (name = "graphql", description = "The same answers and stored data through GraphQL")
     ),
     components(schemas(LoggedQuery, Problem, crate::jobs::Submit)),
-    modifiers(&RATE_LIMITED, &SecuritySchemes)
+    modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
 
@@ -121,7 +120,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 /// The answer: the original `{message, graph_data}` shape plus exact figures, the
 /// verdict and the method with the candles averaged. Header `X-Cache: hit|miss`.
 #[utoipa::path(get, tag = "lambo", path = "/process_request", params(RawQuestion),
-    responses((status = 200, description = "{message: {NUMBERCOINS, PROFIT, GROWTHFACTOR, LAMBOS, INVESTMENT, SYMBOL, GENERATIONDATE}, graph_data: [{x, y}], exact, verdict, method, ...}"),
+    responses((status = 200, body = crate::answer::LamboAnswer, description = "the original {message, graph_data} plus exact figures, verdict and method"),
               (status = 404, body = Problem, description = "unknown symbol; `supported` lists the known ones"),
               (status = 422, body = Problem, description = "bad parameter, or fewer than 8 candles"),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
@@ -155,13 +154,10 @@ pub async fn process_request_grpc(
     bridge: web::Data<GrpcBridge>,
     q: web::Query<GrpcQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let mut client = bridge.client.clone().ok_or_else(|| {
-        Problem::new(
-            StatusCode::NOT_FOUND,
-            "grpc_disabled",
-            "gRPC is turned off on this service",
-        )
-    })?;
+    let mut client = bridge
+        .client
+        .clone()
+        .ok_or_else(|| crate::problems::Code::GrpcDisabled.problem("gRPC is turned off on this service"))?;
     // The proto carries an int32: anything else is refused here, as a gRPC client could not send it.
     let investment = q
         .investment
@@ -184,11 +180,7 @@ pub async fn process_request_grpc(
     let parse = |s: &str| {
         serde_json::from_str::<serde_json::Value>(s).map_err(|e| {
             tracing::error!(error = %e, "the gRPC answer is not JSON");
-            Problem::new(
-                StatusCode::BAD_GATEWAY,
-                "grpc_failed",
-                "the gRPC server sent an unexpected answer",
-            )
+            crate::problems::Code::GrpcFailed.problem("the gRPC server sent an unexpected answer")
         })
     };
     Ok(HttpResponse::Ok().json(json!({

@@ -45,17 +45,13 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let redis = common::redis::connect(&settings.redis)?;
     let key_prefix = format!("{}lambo_checker:", settings.redis.key_prefix);
-    let limiter = RateLimiter::new(
-        redis.clone(),
-        &key_prefix,
-        settings.rate_limit.per_minute,
-        settings.rate_limit.key_limits()?,
-    );
+    let limiter = RateLimiter::new(redis.clone(), &key_prefix, &settings.rate_limit)?;
     let mut ctx = AppContext::new(
         "lambo_checker",
         routes::ApiDoc::openapi(),
         &settings.http,
         settings.common.service_token.clone(),
+        crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis.clone());
     let (reporter, reporter_task) =
@@ -127,7 +123,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     let checker = actix_web::web::Data::from(checker);
     let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
         &limiter,
-        settings.rate_limit.strict_per_minute,
+        &settings.rate_limit,
     ));
     let cors = actix_web::web::Data::new(settings.cors.clone());
     let limiter = actix_web::web::Data::new(limiter);

@@ -7,7 +7,7 @@ use common::jwt::JwtSettings;
 use serde::{Deserialize, Serialize};
 
 /// Everything sensor_api reads at start.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Settings {
     pub http: HttpSettings,
@@ -21,8 +21,10 @@ pub struct Settings {
     pub api_keys: Secret,
     /// Bearer JWTs accepted by `/api/v1/core/restricted` beside API keys
     /// (`DELOS_SENSOR_API__JWT__…`); with no key configured, bearer tokens are refused.
+    #[schema(value_type = Object)]
     pub jwt: JwtSettings,
     /// Browser origins allowed cross-origin (`DELOS_SENSOR_API__CORS__ALLOWED_ORIGINS`); default none.
+    #[schema(value_type = Object)]
     pub cors: common::security::Cors,
     /// Largest upload `POST /api/v1/readings` accepts, in bytes (413 above it).
     pub max_upload_bytes: u64,

@@ -28,14 +28,14 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     let limiter = RateLimiter::new(
         redis.clone(),
         &format!("{}sensor_api:", settings.redis.key_prefix),
-        settings.rate_limit.per_minute,
-        settings.rate_limit.key_limits()?,
-    );
+        &settings.rate_limit,
+    )?;
     let mut ctx = AppContext::new(
         "sensor_api",
         routes::ApiDoc::openapi(),
         &settings.http,
         settings.common.service_token.clone(),
+        crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis);
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
@@ -50,7 +50,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     let reporter = actix_web::web::Data::new(reporter);
     let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
         &limiter,
-        settings.rate_limit.strict_per_minute,
+        &settings.rate_limit,
     ));
     let cors = actix_web::web::Data::new(settings.cors.clone());
     let limiter = actix_web::web::Data::new(limiter);

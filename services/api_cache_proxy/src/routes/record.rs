@@ -1,6 +1,5 @@
 //! `GET /record` and `POST /add`.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use common::Problem;
@@ -36,11 +35,8 @@ pub async fn get_record(state: web::Data<State>) -> Result<HttpResponse, Problem
         Some(record) => Ok(HttpResponse::Ok()
             .insert_header(("cache-control", "no-store"))
             .json(record)),
-        None => Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "no_price_record",
-            "no BTC price record is stored: none was fetched yet, or the last one expired",
-        )),
+        None => Err(crate::problems::Code::NoPriceRecord
+            .problem("no BTC price record is stored: none was fetched yet, or the last one expired")),
     }
 }
 
@@ -137,10 +133,7 @@ pub async fn add_record(
         }
         Put::Stale { stored_fetched_at } => {
             state.refused.inc();
-            Err(Problem::new(
-                StatusCode::CONFLICT,
-                "stale_record",
-                format!(
+            Err(crate::problems::Code::StaleRecord.problem(format!(
                     "a newer record (fetched at {stored_fetched_at}) is stored; this one (fetched at {}) was not",
                     record.fetched_at
                 ),

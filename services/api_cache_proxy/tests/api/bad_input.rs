@@ -147,5 +147,5 @@ async fn the_openapi_document_lists_both_routes() {
         .unwrap();
     assert!(doc["paths"]["/record"]["get"].is_object(), "{doc}");
     assert!(doc["paths"]["/add"]["post"].is_object(), "{doc}");
-    assert!(doc["components"]["securitySchemes"]["service_token"].is_object());
+    common::testing::assert_security_documented(&doc, "post", "/add", "service_token");
 }

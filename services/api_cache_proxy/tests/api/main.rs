@@ -2,5 +2,6 @@
 
 mod bad_input;
 mod helpers;
+mod problems;
 mod record;
 mod redis_down;

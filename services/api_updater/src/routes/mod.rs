@@ -3,8 +3,7 @@
 mod status;
 
 use actix_web::web;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::{Modify, OpenApi};
+use utoipa::OpenApi;
 
 /// The OpenAPI document of api_updater.
 #[derive(OpenApi)]
@@ -26,22 +25,8 @@ use utoipa::{Modify, OpenApi};
         common::models::Rates,
         common::Problem
     )),
-    modifiers(&ServiceToken)
 )]
 pub struct ApiDoc;
-
-/// Declares the `service_token` bearer scheme internal routes refer to.
-struct ServiceToken;
-
-impl Modify for ServiceToken {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "service_token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// Mounts every route of the service.
 pub fn configure(cfg: &mut web::ServiceConfig) {

@@ -2,5 +2,6 @@
 
 mod helpers;
 mod outage;
+mod problems;
 mod routes;
 mod ticks;

@@ -114,7 +114,13 @@ async fn every_failed_tick_is_reported_to_health_check_with_the_provider_errors(
     api.prices("60000", "51000", "65000").await;
     let mut s = settings(vec![api.coingecko()]);
     s.cache_proxy_url = cache.url();
-    let ctx = AppContext::new("api_updater", ApiDoc::openapi(), &s.http, Secret::new(TEST_TOKEN));
+    let ctx = AppContext::new(
+        "api_updater",
+        ApiDoc::openapi(),
+        &s.http,
+        Secret::new(TEST_TOKEN),
+        api_updater::problems::catalogue(),
+    );
     let reporter_settings = ReporterSettings {
         url: health.uri(),
         ..ReporterSettings::default()

@@ -6,3 +6,5 @@ mod faults;
 mod helpers;
 mod idempotency;
 mod place;
+mod problems;
+mod proxy;

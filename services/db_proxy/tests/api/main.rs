@@ -6,3 +6,4 @@ mod helpers;
 mod idempotency;
 mod outage;
 mod paging;
+mod problems;

@@ -78,6 +78,7 @@ async fn an_empty_database_gives_an_empty_last_page() {
     for path in ["/add", "/get", "/orders/{id}", "/capacity"] {
         assert!(doc["paths"][path].is_object(), "{path} documented");
     }
+    common::testing::assert_security_documented(&doc, "post", "/add", "service_token");
 }
 
 #[tokio::test]

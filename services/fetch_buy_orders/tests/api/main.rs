@@ -2,3 +2,5 @@
 
 mod helpers;
 mod paging;
+mod problems;
+mod proxy;

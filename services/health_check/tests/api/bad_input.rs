@@ -136,6 +136,7 @@ async fn standard_routes_answer() {
     );
     let spec = app.get_json("/openapi.json").await;
     assert!(spec["paths"]["/report"].is_object());
+    common::testing::assert_security_documented(&spec, "post", "/report", "service_token");
     let docs = app
         .client
         .get(format!("{}/docs/", app.address))

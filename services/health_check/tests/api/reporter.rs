@@ -14,6 +14,7 @@ fn context(service: &'static str) -> AppContext {
         utoipa::openapi::OpenApi::default(),
         &http,
         common::config::Secret::new(common::testing::TEST_TOKEN),
+        health_check::problems::catalogue(),
     )
 }
 

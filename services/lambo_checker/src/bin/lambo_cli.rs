@@ -50,15 +50,10 @@ async fn run(args: &Args) -> anyhow::Result<String> {
     if args.json {
         return Ok(res.message);
     }
-    let m: serde_json::Value = serde_json::from_str(&res.message)?;
     // The proto's message carries the original keys only; the REST answer has the rest.
+    let m: lambo_checker::answer::Message = serde_json::from_str(&res.message)?;
     Ok(format!(
         "{} USD of {}: {} coins, profit {:.2} USD (growth factor {:.4}), {:.6} Lamborghinis from the profit",
-        m["INVESTMENT"],
-        m["SYMBOL"].as_str().unwrap_or_default(),
-        m["NUMBERCOINS"],
-        m["PROFIT"].as_f64().unwrap_or_default(),
-        m["GROWTHFACTOR"].as_f64().unwrap_or_default(),
-        m["LAMBOS"].as_f64().unwrap_or_default(),
+        m.investment, m.symbol, m.number_coins, m.profit, m.growth_factor, m.lambos,
     ))
 }

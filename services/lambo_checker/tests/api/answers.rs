@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use wiremock::matchers::{method, path, query_param};
 use wiremock::{Mock, ResponseTemplate};
 
-use crate::helpers::{kraken_row, spawn_app};
+use crate::helpers::{recorded_ohlc, spawn_app};
 
 fn dec(v: &Value) -> Decimal {
     Decimal::from_str(
@@ -133,23 +133,6 @@ async fn every_spelling_of_bitcoin_gets_the_same_answer() {
         assert_eq!(got["exact"], want, "{s}");
         assert_eq!(got["message"]["SYMBOL"], "BTC", "{s}");
     }
-}
-
-/// A recorded answer of the documented shape: ten complete 15-day candles from
-/// 2019-01-14, then the frame still in progress (which Kraken always appends).
-fn recorded_ohlc() -> Value {
-    let start = 1_547_424_000; // 2019-01-14, the 15-day candle containing 2019-01-21 23:00
-    let closes = [
-        "3700", "3900", "4100", "4300", "5000", "6000", "8500", "9500", "10500", "11500",
-    ];
-    let mut rows: Vec<Value> = closes
-        .iter()
-        .enumerate()
-        .map(|(i, c)| kraken_row(start + i as i64 * 1_296_000, c))
-        .collect();
-    let now = chrono::Utc::now().timestamp();
-    rows.push(kraken_row(now - 5 * 86_400, "1000000"));
-    json!({"error": [], "result": {"XXBTZUSD": rows, "last": now - 20 * 86_400}})
 }
 
 #[tokio::test]

@@ -11,15 +11,55 @@ async fn gql(app: &TestApp, query: &str) -> Value {
 }
 
 #[tokio::test]
-async fn process_request_gives_the_rest_answer_and_results_and_prices_are_queryable() {
+async fn the_original_query_works_unchanged_and_analysis_types_every_field() {
     let app = spawn_app(|s| s.providers.clear()).await;
-    let body = gql(&app, r#"{ processRequest(symbol: "BTC", investment: "500") }"#).await;
+    // The original schema: an Int investment, message and graphData as JSON text.
+    let body = gql(
+        &app,
+        r#"{ processRequest(symbol: "BTC", investment: 500) { message graphData } }"#,
+    )
+    .await;
     assert!(body["errors"].is_null(), "{body}");
     let rest = app.ask("symbol=BTC&investment=500").await;
+    let rest_500 = rest.clone();
     let g = &body["data"]["processRequest"];
-    assert_eq!(g["exact"], rest["exact"]);
-    assert_eq!(g["method"]["opening_candles"], rest["method"]["opening_candles"]);
-    assert_eq!(g["graph_data"], rest["graph_data"]);
+    let message: Value = serde_json::from_str(g["message"].as_str().unwrap()).unwrap();
+    let graph: Value = serde_json::from_str(g["graphData"].as_str().unwrap()).unwrap();
+    for key in [
+        "NUMBERCOINS",
+        "PROFIT",
+        "GROWTHFACTOR",
+        "LAMBOS",
+        "INVESTMENT",
+        "SYMBOL",
+    ] {
+        assert_eq!(message[key], rest["message"][key], "{key}");
+    }
+    assert_eq!(graph, rest["graph_data"]);
+
+    // The typed field: every figure, the verdict, the method, the chart as objects.
+    let body = gql(
+        &app,
+        r#"{ analysis(symbol: "BTC", investment: "500.50") {
+               verdict canBuyLambo lamboPrice { amount currency }
+               exact { numberCoins lambos openingPrice currentPrice }
+               message { lambos symbol }
+               method { source interval window openingCandles { date close } }
+               graphData { x y } } }"#,
+    )
+    .await;
+    assert!(body["errors"].is_null(), "{body}");
+    let rest = app.ask("symbol=BTC&investment=500.50").await;
+    let a = &body["data"]["analysis"];
+    assert_eq!(a["verdict"], rest["verdict"]);
+    assert_eq!(a["exact"]["numberCoins"], rest["exact"]["number_coins"]);
+    assert_eq!(a["exact"]["lambos"], rest["exact"]["lambos"]);
+    assert_eq!(a["exact"]["openingPrice"], rest["exact"]["opening_price"]);
+    assert_eq!(a["lamboPrice"]["amount"], rest["lambo_price"]["amount"]);
+    assert_eq!(a["message"]["lambos"], rest["message"]["LAMBOS"]);
+    assert_eq!(a["method"]["openingCandles"], rest["method"]["opening_candles"]);
+    assert_eq!(a["graphData"], rest["graph_data"]);
+    assert_eq!(a["method"]["window"], 4);
 
     let body = gql(
         &app,
@@ -39,25 +79,50 @@ async fn process_request_gives_the_rest_answer_and_results_and_prices_are_querya
             "{ results(limit: 5) { id symbol investment lambos growthFactor verdict } }",
         )
         .await;
-        if b["data"]["results"].as_array().is_some_and(|a| !a.is_empty()) {
+        if b["data"]["results"].as_array().is_some_and(|a| a.len() >= 2) {
             found = b;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
     }
-    assert_eq!(found["data"]["results"][0]["symbol"], "BTC", "{found}");
-    assert_eq!(found["data"]["results"][0]["investment"], "500");
+    // Newest first: the analysis of 500.50, then the original query's 500.
+    let results = &found["data"]["results"];
+    assert_eq!(results[0]["symbol"], "BTC", "{found}");
+    assert_eq!(results[0]["investment"], "500.5", "{found}");
+    assert_eq!(results[1]["investment"], "500", "{found}");
+    assert_eq!(
+        results[1]["growthFactor"], rest_500["exact"]["growth_factor"],
+        "{found}"
+    );
+    assert_eq!(results[1]["verdict"], rest_500["verdict"], "{found}");
 }
 
 #[tokio::test]
 async fn bad_arguments_and_queries_over_the_limits_are_refused() {
     let app = spawn_app(|s| s.providers.clear()).await;
-    let body = gql(&app, r#"{ processRequest(symbol: "NOPE", investment: "5") }"#).await;
+    let body = gql(
+        &app,
+        r#"{ processRequest(symbol: "NOPE", investment: 5) { message } }"#,
+    )
+    .await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "unknown_symbol",
         "{body}"
     );
-    let body = gql(&app, r#"{ processRequest(symbol: "BTC", investment: "-5") }"#).await;
+    let body = gql(
+        &app,
+        r#"{ processRequest(symbol: "BTC", investment: -5) { message } }"#,
+    )
+    .await;
+    assert_eq!(
+        body["errors"][0]["extensions"]["code"], "validation_failed",
+        "{body}"
+    );
+    let body = gql(
+        &app,
+        r#"{ analysis(symbol: "BTC", investment: "5.001") { verdict } }"#,
+    )
+    .await;
     assert_eq!(
         body["errors"][0]["extensions"]["code"], "validation_failed",
         "{body}"

@@ -1,6 +1,6 @@
 use common::testing;
 use lambo_checker::Settings;
-use serde_json::Value;
+use serde_json::{Value, json};
 use sqlx::PgPool;
 use wiremock::MockServer;
 
@@ -112,4 +112,21 @@ impl TestApp {
 /// One Kraken OHLC row in the documented shape: `[time, open, high, low, close, vwap, volume, count]`.
 pub fn kraken_row(time: i64, close: &str) -> Value {
     serde_json::json!([time, close, close, close, close, close, "12.5", 100])
+}
+
+/// A recorded answer of the documented shape: ten complete 15-day candles from
+/// 2019-01-14, then the frame still in progress (which Kraken always appends).
+pub fn recorded_ohlc() -> Value {
+    let start = 1_547_424_000; // 2019-01-14, the 15-day candle containing 2019-01-21 23:00
+    let closes = [
+        "3700", "3900", "4100", "4300", "5000", "6000", "8500", "9500", "10500", "11500",
+    ];
+    let mut rows: Vec<Value> = closes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| kraken_row(start + i as i64 * 1_296_000, c))
+        .collect();
+    let now = chrono::Utc::now().timestamp();
+    rows.push(kraken_row(now - 5 * 86_400, "1000000"));
+    json!({"error": [], "result": {"XXBTZUSD": rows, "last": now - 20 * 86_400}})
 }

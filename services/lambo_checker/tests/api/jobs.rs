@@ -4,7 +4,10 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, spawn_app};
+use wiremock::matchers::{method, path};
+use wiremock::{Mock, ResponseTemplate};
+
+use crate::helpers::{TestApp, assert_problem, recorded_ohlc, spawn_app};
 
 async fn submit(app: &TestApp, body: Value) -> String {
     let res = app.post_json("/api/v1/analyze_async", &body).await;
@@ -199,4 +202,33 @@ async fn unknown_ids_are_404_and_bad_submissions_are_refused_naming_the_paramete
         .await
         .unwrap();
     assert_eq!(n, 0, "nothing refused was queued");
+}
+
+#[tokio::test]
+async fn a_job_that_outlives_its_first_lease_runs_once() {
+    // Two workers, a 1 s lease, and an analysis that takes 2.5 s (Kraken answers
+    // slowly): without renewal the second worker would take the job after 1 s.
+    let app = spawn_app(|s| {
+        s.import_bundled = false;
+        s.jobs.workers = 2;
+        s.jobs.lease_secs = 1;
+        s.jobs.poll_millis = 50;
+        s.common.client_timeout_millis = 10_000;
+    })
+    .await;
+    Mock::given(method("GET"))
+        .and(path("/0/public/OHLC"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(recorded_ohlc())
+                .set_delay(std::time::Duration::from_millis(2500)),
+        )
+        .mount(&app.kraken)
+        .await;
+    let id = submit(&app, json!({"symbol": "BTC", "investment": "500"})).await;
+    let job = app.wait_for_job(&id).await;
+    assert_eq!(job["status"], "done", "{job}");
+    assert_eq!(job["attempts"], 1, "claimed once: {job}");
+    let requests = app.kraken.received_requests().await.unwrap();
+    assert_eq!(requests.len(), 1, "the analysis ran once");
 }

@@ -1,7 +1,6 @@
 //! `GET /api/v1/aggregate`: time buckets aligned to UTC (counted from the Unix
 //! epoch, as Postgres' `date_bin` with origin 1970-01-01Z), optional gap filling.
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Duration, Utc};
 use common::Problem;
@@ -232,15 +231,14 @@ pub async fn get_aggregate(
         {
             return Err(unknown_device(device));
         }
-        return Err(Problem::new(
-            StatusCode::NOT_FOUND,
-            "unknown_parameter",
-            format!("parameter: device {device:?} has no parameter {parameter:?}"),
-        )
-        .with(
-            "errors",
-            json!([{ "field": "parameter", "message": "unknown parameter" }]),
-        ));
+        return Err(crate::problems::Code::UnknownParameter
+            .problem(format!(
+                "parameter: device {device:?} has no parameter {parameter:?}"
+            ))
+            .with(
+                "errors",
+                json!([{ "field": "parameter", "message": "unknown parameter" }]),
+            ));
     };
     let fns: Vec<Func> = match q.fns.as_deref() {
         None => match series.kind {

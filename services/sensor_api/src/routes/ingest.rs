@@ -150,33 +150,24 @@ pub async fn post_readings(
     };
     let (pumped, result) = tokio::join!(pump, ingest::run(&state.pool, reader, opts));
     match result {
-        Ok(summary) if !summary.committed => Err(Problem::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "rows_rejected",
-            format!(
+        Ok(summary) if !summary.committed => Err(crate::problems::Code::RowsRejected
+            .problem(format!(
                 "strict mode: {} bad row(s), so nothing was stored",
                 summary.rejected
-            ),
-        )
-        .with("summary", serde_json::to_value(&summary).unwrap_or_default())
-        .with(
-            "errors",
-            serde_json::to_value(&summary.errors).unwrap_or_default(),
-        )),
+            ))
+            .with("summary", serde_json::to_value(&summary).unwrap_or_default())
+            .with(
+                "errors",
+                serde_json::to_value(&summary.errors).unwrap_or_default(),
+            )),
         Ok(summary) => Ok(HttpResponse::Ok().json(summary)),
         Err(e) => Err(match (e, pumped) {
             (_, Err(PumpError::TooLarge)) => too_large(limit),
-            (_, Err(PumpError::Broken(reason))) => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "upload_broken",
-                format!("the upload broke off ({reason}); nothing was stored"),
-            ),
+            (_, Err(PumpError::Broken(reason))) => crate::problems::Code::UploadBroken
+                .problem(format!("the upload broke off ({reason}); nothing was stored")),
             (IngestError::Invalid { field, reason }, _) => Problem::invalid_field(field, reason),
-            (IngestError::Input(e), _) => Problem::new(
-                StatusCode::BAD_REQUEST,
-                "upload_broken",
-                format!("the upload could not be read ({e}); nothing was stored"),
-            ),
+            (IngestError::Input(e), _) => crate::problems::Code::UploadBroken
+                .problem(format!("the upload could not be read ({e}); nothing was stored")),
             (IngestError::Db(e), _) => common::db::problem(e),
         }),
     }

@@ -49,35 +49,12 @@ use crate::state::State;
         (name = "original routes", description = "The original service's routes, kept as they were"),
         (name = "status", description = "What is stored")
     ),
-    modifiers(&ApiKeyScheme, &RATE_LIMITED)
+    modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
 
 /// Which routes of the document the rate limiter guards.
 const RATE_LIMITED: common::openapi::RateLimited = common::openapi::RateLimited::ALL;
-
-/// Declares the `api_key` scheme (`X-API-Key` header) and the `bearer` (JWT) scheme.
-struct ApiKeyScheme;
-
-impl utoipa::Modify for ApiKeyScheme {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "api_key",
-            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("X-API-Key"))),
-        );
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(
-                utoipa::openapi::security::HttpBuilder::new()
-                    .scheme(utoipa::openapi::security::HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
-                    .build(),
-            ),
-        );
-    }
-}
 
 /// Mounts every route, each behind the rate limiter (the standard routes are not).
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -187,15 +164,12 @@ pub fn bad_cursor() -> Problem {
 
 /// 404 naming the unknown device.
 pub fn unknown_device(device: &str) -> Problem {
-    Problem::new(
-        StatusCode::NOT_FOUND,
-        "unknown_device",
-        format!("device: no readings of device {device:?} are stored"),
-    )
-    .with(
-        "errors",
-        serde_json::json!([{ "field": "device", "message": "unknown device" }]),
-    )
+    crate::problems::Code::UnknownDevice
+        .problem(format!("device: no readings of device {device:?} are stored"))
+        .with(
+            "errors",
+            serde_json::json!([{ "field": "device", "message": "unknown device" }]),
+        )
 }
 
 /// A reading on the wire.

@@ -206,15 +206,12 @@ pub async fn get_readings(
         Some(p) => {
             let one: Vec<_> = all.into_iter().filter(|s| s.parameter == p).collect();
             if one.is_empty() {
-                return Err(Problem::new(
-                    actix_web::http::StatusCode::NOT_FOUND,
-                    "unknown_parameter",
-                    format!("parameter: device {device:?} has no parameter {p:?}"),
-                )
-                .with(
-                    "errors",
-                    json!([{ "field": "parameter", "message": "unknown parameter" }]),
-                ));
+                return Err(crate::problems::Code::UnknownParameter
+                    .problem(format!("parameter: device {device:?} has no parameter {p:?}"))
+                    .with(
+                        "errors",
+                        json!([{ "field": "parameter", "message": "unknown parameter" }]),
+                    ));
             }
             one
         }

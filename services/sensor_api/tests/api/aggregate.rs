@@ -3,14 +3,14 @@ use std::str::FromStr;
 
 use chrono::DateTime;
 use rust_decimal::Decimal;
-use sensor_api::ingest::Format;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::helpers::{seed, shared_data, spawn_app};
+use crate::helpers::{distinct, seed, spawn_app};
 
 /// Expected buckets computed from the file, independently of the service:
-/// start (Unix seconds, floor to the width) → the values in it, in time order.
+/// start (Unix seconds, floor to the width) → the values in it, in time order;
+/// exact copies of a reading count once.
 fn buckets<'a>(
     device: &str,
     parameter: &str,
@@ -18,7 +18,10 @@ fn buckets<'a>(
     file: &'a crate::helpers::Seed,
 ) -> BTreeMap<i64, Vec<(i64, &'a str)>> {
     let mut out: BTreeMap<i64, Vec<(i64, &str)>> = BTreeMap::new();
-    for r in file[device].iter().filter(|r| r.parameter == parameter) {
+    for r in distinct(file, device)
+        .into_iter()
+        .filter(|r| r.parameter == parameter)
+    {
         let at = DateTime::parse_from_rfc3339(&r.timestamp).unwrap();
         let t = at.timestamp();
         out.entry(t - t.rem_euclid(width))
@@ -63,9 +66,15 @@ fn texts(r: &Raw) -> Vec<Vec<(String, String)>> {
 #[tokio::test]
 async fn numeric_aggregates_match_values_computed_from_the_file_from_readings_and_from_the_rollup() {
     let app = spawn_app().await;
-    app.import_file(shared_data("sensor-seed/data.json"), Format::Json, None)
-        .await;
+    app.import_seed().await;
     let file = seed();
+    let series = |all: Vec<&crate::helpers::FileReading>| {
+        all.into_iter().filter(|r| r.parameter == "parameter.foo").count()
+    };
+    assert!(
+        series(file["device.foo"].iter().collect()) > series(distinct(&file, "device.foo")),
+        "the file repeats a reading of the series, which must count once"
+    );
     for (bucket, width) in [("15m", 900), ("1h", 3600)] {
         let want = buckets("device.foo", "parameter.foo", width, &file);
         let got = raw(
@@ -117,10 +126,17 @@ async fn numeric_aggregates_match_values_computed_from_the_file_from_readings_an
 #[tokio::test]
 async fn text_aggregates_give_first_last_count_and_distinct() {
     let app = spawn_app().await;
-    app.import_file(shared_data("sensor-seed/data.json"), Format::Json, None)
-        .await;
+    app.import_seed().await;
     let file = seed();
     let want = buckets("device.foo", "parameter.bar", 3600, &file);
+    let repeated = file["device.foo"]
+        .iter()
+        .filter(|r| r.parameter == "parameter.bar")
+        .count();
+    assert!(
+        repeated > want.values().map(Vec::len).sum::<usize>(),
+        "the file repeats a reading of the series, which must count once"
+    );
     let got = app
         .get_json("/api/v1/aggregate?device=device.foo&parameter=parameter.bar&bucket=1h&fn=first,last,count,distinct")
         .await;

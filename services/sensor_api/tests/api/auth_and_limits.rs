@@ -198,3 +198,15 @@ async fn a_chunked_upload_that_grows_past_the_limit_is_cut_off_with_413_and_stor
     assert!(answer.contains("body_too_large"), "{answer}");
     assert_eq!(app.stored_count().await, 0);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_budget() {
+    let app = spawn_with(|s| s.rate_limit.trusted_proxies = vec!["127.0.0.1".into()]).await;
+    common::testing::assert_forwarded_for_budgets(&format!("{}/api/v1/devices", app.address), true).await;
+}
+
+#[tokio::test]
+async fn forwarded_for_from_an_untrusted_peer_is_ignored() {
+    let app = spawn_with(|s| s.rate_limit.trusted_proxies = Vec::new()).await;
+    common::testing::assert_forwarded_for_budgets(&format!("{}/api/v1/devices", app.address), false).await;
+}

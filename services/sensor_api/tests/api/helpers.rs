@@ -1,5 +1,9 @@
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use chrono::DateTime;
 
 use common::testing;
 use reqwest::StatusCode;
@@ -49,14 +53,18 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     }
 }
 
-/// `../shared/data/<name>` beside the repository.
-pub fn shared_data(name: &str) -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../../shared/data")
-        .join(name)
+/// `services/sensor_api/data/<name>`, files shipped with the crate.
+pub fn data_file(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("data").join(name)
 }
 
-/// One reading of the original file, its value kept exactly as written.
+/// The generated seed file (see `sensor_api::sample`), made once per test binary.
+pub fn seed_json() -> &'static str {
+    static JSON: OnceLock<String> = OnceLock::new();
+    JSON.get_or_init(sensor_api::sample::seed_like_json)
+}
+
+/// One reading of the seed file, its value kept exactly as written.
 #[derive(Debug, Deserialize)]
 pub struct FileReading {
     pub parameter: String,
@@ -66,16 +74,70 @@ pub struct FileReading {
     pub kind: String,
 }
 
+impl FileReading {
+    /// Same parameter, timestamp text, value text and type.
+    pub fn same(&self, other: &FileReading) -> bool {
+        (&self.parameter, &self.timestamp, self.value.get(), &self.kind)
+            == (&other.parameter, &other.timestamp, other.value.get(), &other.kind)
+    }
+
+    /// The instant, in microseconds since the epoch (UTC).
+    pub fn micros(&self) -> i64 {
+        DateTime::parse_from_rfc3339(&self.timestamp)
+            .unwrap()
+            .timestamp_micros()
+    }
+
+    /// The timestamp as the service writes it: the instant in its offset, with
+    /// `+00:00` for `Z` (the service keeps the offset in seconds, not its spelling).
+    pub fn answered_timestamp(&self) -> String {
+        match self.timestamp.strip_suffix('Z') {
+            Some(t) => format!("{t}+00:00"),
+            None => self.timestamp.clone(),
+        }
+    }
+}
+
 /// The seed file: device → readings.
 pub type Seed = HashMap<String, Vec<FileReading>>;
 
 /// The seed file, parsed independently of the service.
 pub fn seed() -> Seed {
-    let text =
-        std::fs::read_to_string(shared_data("sensor-seed/data.json")).expect("../shared/data/sensor-seed");
-    serde_json::from_str(&text).unwrap()
+    serde_json::from_str(seed_json()).unwrap()
 }
 
+/// The readings of `device` the service keeps: one per parameter and instant,
+/// in file order. sensor_api keys a reading by (device, parameter, UTC instant);
+/// the offset it was written with is not part of the key, and a reading whose
+/// key is stored already is a duplicate (skipped, the first one stays). The
+/// seed file's duplicates are exact copies and it writes no instant in two
+/// offsets, which this checks, so which copy is kept cannot matter.
+pub fn distinct<'a>(file: &'a Seed, device: &str) -> Vec<&'a FileReading> {
+    let mut seen: HashMap<(&str, i64), &FileReading> = HashMap::new();
+    let mut out = Vec::new();
+    for r in &file[device] {
+        match seen.entry((r.parameter.as_str(), r.micros())) {
+            Entry::Occupied(e) => assert!(
+                e.get().same(r),
+                "{device}: {:?} and {:?} share a key but differ",
+                e.get(),
+                r
+            ),
+            Entry::Vacant(e) => {
+                e.insert(r);
+                out.push(r);
+            }
+        }
+    }
+    out
+}
+
+/// Readings in the seed file, and how many of them the service keeps.
+pub fn seed_counts(file: &Seed) -> (u64, u64) {
+    let rows = file.values().map(Vec::len).sum::<usize>();
+    let kept = file.keys().map(|d| distinct(file, d).len()).sum::<usize>();
+    (rows as u64, kept as u64)
+}
 /// A reading as the API answers, value raw.
 #[derive(Debug, Deserialize)]
 pub struct ApiReading {
@@ -145,9 +207,25 @@ impl TestApp {
     /// Imports a file the way the CLI does (straight into the database).
     pub async fn import_file(&self, path: PathBuf, format: Format, device: Option<&str>) -> Summary {
         let file = std::fs::File::open(path).unwrap();
+        self.import(file, format, device).await
+    }
+
+    /// Imports the generated seed file the way the CLI does.
+    pub async fn import_seed(&self) -> Summary {
+        self.import(std::io::Cursor::new(seed_json()), Format::Json, None)
+            .await
+    }
+
+    /// Imports what `reader` holds straight into the database, as the CLI does.
+    pub async fn import(
+        &self,
+        reader: impl std::io::Read + Send + 'static,
+        format: Format,
+        device: Option<&str>,
+    ) -> Summary {
         sensor_api::ingest::run(
             &self.pool,
-            file,
+            reader,
             IngestOptions {
                 format,
                 device: device.map(str::to_owned),

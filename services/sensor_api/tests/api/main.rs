@@ -5,5 +5,6 @@ mod auth_and_limits;
 mod bad_rows;
 mod helpers;
 mod jwt;
+mod problems;
 mod queries;
 mod seed;

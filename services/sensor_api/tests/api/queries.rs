@@ -2,15 +2,21 @@ use std::collections::HashMap;
 
 use chrono::DateTime;
 use reqwest::StatusCode;
-use sensor_api::ingest::Format;
 
-use crate::helpers::{ReadingsPage, TestApp, assert_problem, seed, shared_data, spawn_app};
+use crate::helpers::{ReadingsPage, TestApp, assert_problem, distinct, seed, seed_counts, spawn_app};
 
 async fn seeded() -> TestApp {
     let app = spawn_app().await;
-    app.import_file(shared_data("sensor-seed/data.json"), Format::Json, None)
-        .await;
+    app.import_seed().await;
     app
+}
+
+/// Readings the service keeps of one series of the seed file.
+fn kept(file: &crate::helpers::Seed, device: &str, parameter: &str) -> usize {
+    distinct(file, device)
+        .iter()
+        .filter(|r| r.parameter == parameter)
+        .count()
 }
 
 #[tokio::test]
@@ -26,7 +32,7 @@ async fn devices_parameters_and_latest_values_agree_with_the_file() {
         .await;
     assert_eq!(page2["data"][0]["device"], "device.foo");
     assert_eq!(page2["data"][0]["parameters"], 17);
-    assert_eq!(page2["data"][0]["readings"], 10_000);
+    assert_eq!(page2["data"][0]["readings"], distinct(&file, "device.foo").len());
     assert!(page2["next_cursor"].is_null());
 
     let params = app.get_json("/api/v1/devices/device.foo/parameters").await;
@@ -37,7 +43,7 @@ async fn devices_parameters_and_latest_values_agree_with_the_file() {
         .find(|p| p["parameter"] == "parameter.bar")
         .unwrap();
     assert_eq!(p["type"], "text");
-    assert_eq!(p["readings"], 589);
+    assert_eq!(p["readings"], kept(&file, "device.foo", "parameter.bar"));
 
     // Latest value per parameter, computed from the file.
     let mut want: HashMap<&str, (i64, &str)> = HashMap::new();
@@ -72,6 +78,7 @@ async fn devices_parameters_and_latest_values_agree_with_the_file() {
 #[tokio::test]
 async fn readings_are_newest_first_by_default_and_pages_neither_skip_nor_repeat() {
     let app = seeded().await;
+    let file = seed();
     let q = "device=device.foo&parameter=parameter.foo&limit=50";
     let first: ReadingsPage = serde_json::from_str(
         &app.get(&format!("/api/v1/readings?{q}"))
@@ -95,7 +102,7 @@ async fn readings_are_newest_first_by_default_and_pages_neither_skip_nor_repeat(
     let all_asc = app
         .all_readings("device=device.foo&parameter=parameter.foo&order=asc")
         .await;
-    assert_eq!(all_desc.len(), 589);
+    assert_eq!(all_desc.len(), kept(&file, "device.foo", "parameter.foo"));
     let mut reversed: Vec<&str> = all_asc.iter().map(|r| r.timestamp_utc.as_str()).collect();
     reversed.reverse();
     assert_eq!(
@@ -255,6 +262,17 @@ async fn bad_query_input_gets_a_problem_naming_the_parameter() {
 #[tokio::test]
 async fn process_request_pages_through_every_record_with_typed_values() {
     let app = seeded().await;
+    let file = seed();
+    // (device, parameter, instant) → the timestamp as it should come back.
+    let mut want: HashMap<(String, String, i64), String> = HashMap::new();
+    for device in file.keys() {
+        for r in distinct(&file, device) {
+            want.insert(
+                (device.clone(), r.parameter.clone(), r.micros()),
+                r.answered_timestamp(),
+            );
+        }
+    }
     let mut seen = 0;
     let mut cursor: Option<String> = None;
     loop {
@@ -271,14 +289,25 @@ async fn process_request_pages_through_every_record_with_typed_values() {
                 "numeric" => assert!(r["value"].is_number(), "{r}"),
                 _ => assert!(r["value"].is_string(), "{r}"),
             }
-            assert!(r["device_id"].is_string() && r["timestamp"].as_str().unwrap().ends_with("+02:00"));
+            let at = DateTime::parse_from_rfc3339(r["timestamp_utc"].as_str().unwrap()).unwrap();
+            let key = (
+                r["device_id"].as_str().unwrap().to_string(),
+                r["parameter"].as_str().unwrap().to_string(),
+                at.timestamp_micros(),
+            );
+            let local = want
+                .remove(&key)
+                .unwrap_or_else(|| panic!("{r} unexpected or repeated"));
+            assert_eq!(r["timestamp"], local, "{r}");
+            assert_eq!(r["utc_offset"], local[local.len() - 6..], "{r}");
         }
         match page["next_cursor"].as_str() {
             Some(c) => cursor = Some(c.to_string()),
             None => break,
         }
     }
-    assert_eq!(seen, 20_000);
+    assert_eq!(seen as u64, seed_counts(&file).1);
+    assert!(want.is_empty(), "{} records never came", want.len());
     let old = app
         .get_json("/api/v1/core/process_request?limit=3&graph_data=string")
         .await;
