@@ -20,7 +20,7 @@ pub enum Invocation {
 pub fn invocation(name: &str, version: &str, about: &str, args: &[String]) -> Invocation {
     match args {
         [] => Invocation::Serve,
-        [a] if a == crate::healthcheck::FLAG => Invocation::Healthcheck,
+        [a] if a == crate::readiness_probe::FLAG => Invocation::Healthcheck,
         [a] if a == "--help" || a == "-h" => Invocation::Print(help(name, version, about)),
         [a] if a == "--version" || a == "-V" => Invocation::Print(format!("{name} {version}")),
         _ => Invocation::Refuse(format!(
@@ -29,7 +29,7 @@ pub fn invocation(name: &str, version: &str, about: &str, args: &[String]) -> In
              --help, --version and {}",
             if args.len() > 1 { "s" } else { "" },
             args.join(" "),
-            crate::healthcheck::FLAG
+            crate::readiness_probe::FLAG
         )),
     }
 }

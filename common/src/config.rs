@@ -2,7 +2,6 @@
 //! → environment. Shared settings come from `DELOS__SECTION__KEY`, a service's own
 //! from `DELOS_<SERVICE>__SECTION__KEY` (e.g. `DELOS_HEALTH_CHECK__HTTP__PORT=9000`).
 
-use std::collections::HashMap;
 use std::fmt;
 
 use config::{Config, Environment, File};
@@ -102,7 +101,7 @@ pub struct HttpSettings {
     /// Time a closing connection gets to shut down before it is dropped.
     pub client_disconnect_timeout_millis: u64,
     /// How long an idle keep-alive connection is kept open. Longer than the
-    /// pooled clients' idle timeout (60 s, `client::http_client`): otherwise the
+    /// pooled clients' idle timeout (60 s, `service_client::http_client`): otherwise the
     /// server may close a connection just as a client reuses it.
     pub keep_alive_secs: u64,
     /// Open connections per worker; past it new ones wait in the listen backlog.
@@ -214,66 +213,6 @@ impl Default for ReporterSettings {
     }
 }
 
-/// Per-client request budget on public routes.
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct RateLimitSettings {
-    /// Requests per minute for a client without a special key.
-    pub per_minute: u32,
-    /// `KEY=LIMIT` entries giving API keys their own per-minute budget.
-    pub api_keys: Vec<String>,
-    /// Addresses or networks (`10.89.0.0/24`) of reverse proxies whose
-    /// `X-Forwarded-For` names the client (the compose gateway); empty: the
-    /// peer address is the client.
-    pub trusted_proxies: Vec<String>,
-    /// Requests per minute on the stricter routes (restricted, job submission), as
-    /// the originals had them; `api_keys` limits apply there too.
-    pub strict_per_minute: u32,
-}
-
-impl Default for RateLimitSettings {
-    fn default() -> Self {
-        Self {
-            per_minute: 60,
-            api_keys: Vec::new(),
-            trusted_proxies: Vec::new(),
-            strict_per_minute: 30,
-        }
-    }
-}
-
-impl RateLimitSettings {
-    /// Parses `api_keys` into a map; a malformed entry names itself.
-    pub fn key_limits(&self) -> anyhow::Result<HashMap<String, u32>> {
-        self.api_keys
-            .iter()
-            .filter(|e| !e.trim().is_empty())
-            .map(|entry| {
-                let (key, limit) = entry
-                    .split_once('=')
-                    .ok_or_else(|| anyhow::anyhow!("rate_limit.api_keys entry {entry:?} is not KEY=LIMIT"))?;
-                let limit = limit.trim().parse().map_err(|_| {
-                    anyhow::anyhow!("rate_limit.api_keys entry {entry:?}: limit is not a number")
-                })?;
-                Ok((key.trim().to_string(), limit))
-            })
-            .collect()
-    }
-
-    /// Parses `trusted_proxies`; a malformed entry names itself.
-    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<crate::rate_limit::IpNet>> {
-        self.trusted_proxies
-            .iter()
-            .filter(|e| !e.trim().is_empty())
-            .map(|a| {
-                a.trim()
-                    .parse()
-                    .map_err(|e| anyhow::anyhow!("rate_limit.trusted_proxies entry: {e}"))
-            })
-            .collect()
-    }
-}
-
 /// Settings every service has.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
@@ -309,26 +248,6 @@ impl CommonSettings {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn key_limits_parse_and_name_bad_entries() {
-        let s = RateLimitSettings {
-            per_minute: 60,
-            api_keys: vec!["load=100000".into(), " a = 5 ".into()],
-            ..Default::default()
-        };
-        let m = s.key_limits().unwrap();
-        assert_eq!(m["load"], 100_000);
-        assert_eq!(m["a"], 5);
-        let bad = RateLimitSettings {
-            per_minute: 60,
-            api_keys: vec!["oops".into()],
-            trusted_proxies: vec!["10.0.0.1".into(), "gateway".into()],
-            ..RateLimitSettings::default()
-        };
-        assert!(bad.key_limits().unwrap_err().to_string().contains("oops"));
-        assert!(bad.trusted_proxies().unwrap_err().to_string().contains("gateway"));
-    }
 
     #[test]
     fn secret_debug_is_redacted() {

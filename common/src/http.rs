@@ -6,7 +6,7 @@ use std::future::Future;
 use std::net::TcpListener;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServerHandle, ServiceRequest, ServiceResponse};
@@ -17,6 +17,7 @@ use actix_web::web::{self, ServiceConfig};
 use actix_web::{App, HttpRequest, HttpResponse, HttpServer, ResponseError};
 use serde_json::json;
 use tokio::task::JoinHandle;
+use tracing::Instrument;
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::config::{HttpSettings, Secret};
@@ -265,8 +266,8 @@ where
             .configure(standard_routes)
             .default_service(web::to(no_route))
             .wrap(from_fn(problem_bodies))
-            .wrap(from_fn(crate::security::security))
-            .wrap(from_fn(crate::telemetry::observe))
+            .wrap(from_fn(crate::security_headers::security))
+            .wrap(from_fn(observe))
     })
     .workers(workers.max(1))
     // Slow and idle clients and floods: see `HttpSettings` and docs/configuration.md
@@ -438,9 +439,44 @@ async fn problem_bodies(
     Ok(ServiceResponse::new(req, new).map_into_boxed_body())
 }
 
-/// Header value helper.
-pub fn header_value(s: &str) -> HeaderValue {
-    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+fn incoming_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&crate::telemetry::REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map(str::to_owned)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
+}
+
+/// Middleware: request id (taken from `X-Request-Id` or made), a span around the
+/// request, the access log line, request metrics, and the id echoed in the response.
+async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let id = incoming_id(&req);
+    let metrics = req.app_data::<web::Data<AppContext>>().map(|c| c.metrics.clone());
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let started = Instant::now();
+    let mut res = crate::telemetry::scoped(id.clone(), next.call(req).instrument(span.clone())).await?;
+    let elapsed = started.elapsed();
+    let status = res.status().as_u16();
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".into());
+    if let Some(metrics) = metrics {
+        metrics.observe_request(&method, &route, status, elapsed);
+    }
+    span.in_scope(|| {
+        tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "access");
+    });
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        res.headers_mut().insert(crate::telemetry::REQUEST_ID, v);
+    }
+    Ok(res)
 }
 
 #[cfg(test)]

@@ -4,16 +4,12 @@
 //! group commit.
 //! Nothing here installs process-global state; `telemetry::init` is for `main`.
 
-pub mod auth;
 pub mod cli;
-pub mod client;
-pub mod clients;
 pub mod config;
 pub mod db;
 pub mod group_commit;
-pub mod health;
-pub mod healthcheck;
 pub mod http;
+pub mod internal_apis;
 pub mod jwt;
 pub mod metrics;
 pub mod models;
@@ -22,8 +18,12 @@ pub mod openapi;
 pub mod order_routes;
 pub mod problem;
 pub mod rate_limit;
+pub mod readiness_probe;
 pub mod redis;
-pub mod security;
+pub mod reporter;
+pub mod security_headers;
+pub mod service_client;
+pub mod service_token;
 pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod testing;

@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use uuid::Uuid;
 
 use crate::Problem;
-use crate::clients::DbProxyClient;
+use crate::internal_apis::DbProxyClient;
 use crate::models::{Capacity, Order};
 
 /// One order.

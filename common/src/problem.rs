@@ -108,7 +108,7 @@ pub const CALLERS: &[ProblemType] = &[
     },
 ];
 
-/// Added by services that call others through [`crate::client::ServiceClient`].
+/// Added by services that call others through [`crate::service_client::ServiceClient`].
 pub const UPSTREAM: &[ProblemType] = &[
     ProblemType {
         code: "bad_upstream_response",
@@ -338,18 +338,6 @@ pub fn query_error(err: actix_web::error::QueryPayloadError, _req: &HttpRequest)
 /// Problem for a path segment that does not parse: 404 (no such resource).
 pub fn path_error(err: actix_web::error::PathError, _req: &HttpRequest) -> actix_web::Error {
     Problem::not_found(format!("no such resource: {err}")).into()
-}
-
-/// Problem for a raw body over the limit.
-pub fn payload_error(err: actix_web::error::PayloadError) -> Problem {
-    match err {
-        actix_web::error::PayloadError::Overflow => Problem::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "body_too_large",
-            "body is larger than the limit",
-        ),
-        other => Problem::new(StatusCode::BAD_REQUEST, "bad_request", other.to_string()),
-    }
 }
 
 /// A problem for any status, used to replace non-problem error bodies.

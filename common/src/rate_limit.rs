@@ -15,11 +15,12 @@ use std::sync::Arc;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::StatusCode;
+use actix_web::http::header::HeaderValue;
 use actix_web::middleware::Next;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, ResponseError, web};
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::http::header_value;
 use crate::problem::Problem;
 
 /// Fixed windows, aligned to the clock (Unix time / 60).
@@ -145,6 +146,66 @@ fn api_key(req: &HttpRequest) -> Option<String> {
         .map(str::to_owned)
 }
 
+/// Per-client request budget on public routes.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct RateLimitSettings {
+    /// Requests per minute for a client without a special key.
+    pub per_minute: u32,
+    /// `KEY=LIMIT` entries giving API keys their own per-minute budget.
+    pub api_keys: Vec<String>,
+    /// Addresses or networks (`10.89.0.0/24`) of reverse proxies whose
+    /// `X-Forwarded-For` names the client (the compose gateway); empty: the
+    /// peer address is the client.
+    pub trusted_proxies: Vec<String>,
+    /// Requests per minute on the stricter routes (restricted, job submission), as
+    /// the originals had them; `api_keys` limits apply there too.
+    pub strict_per_minute: u32,
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_minute: 60,
+            api_keys: Vec::new(),
+            trusted_proxies: Vec::new(),
+            strict_per_minute: 30,
+        }
+    }
+}
+
+impl RateLimitSettings {
+    /// Parses `api_keys` into a map; a malformed entry names itself.
+    pub fn key_limits(&self) -> anyhow::Result<HashMap<String, u32>> {
+        self.api_keys
+            .iter()
+            .filter(|e| !e.trim().is_empty())
+            .map(|entry| {
+                let (key, limit) = entry
+                    .split_once('=')
+                    .ok_or_else(|| anyhow::anyhow!("rate_limit.api_keys entry {entry:?} is not KEY=LIMIT"))?;
+                let limit = limit.trim().parse().map_err(|_| {
+                    anyhow::anyhow!("rate_limit.api_keys entry {entry:?}: limit is not a number")
+                })?;
+                Ok((key.trim().to_string(), limit))
+            })
+            .collect()
+    }
+
+    /// Parses `trusted_proxies`; a malformed entry names itself.
+    pub fn trusted_proxies(&self) -> anyhow::Result<Vec<IpNet>> {
+        self.trusted_proxies
+            .iter()
+            .filter(|e| !e.trim().is_empty())
+            .map(|a| {
+                a.trim()
+                    .parse()
+                    .map_err(|e| anyhow::anyhow!("rate_limit.trusted_proxies entry: {e}"))
+            })
+            .collect()
+    }
+}
+
 /// The limiter; put it in app data as `web::Data<RateLimiter>` and wrap public
 /// scopes with `from_fn(rate_limit)`.
 #[derive(Clone)]
@@ -173,7 +234,7 @@ impl RateLimiter {
     pub fn new(
         redis: crate::redis::Redis,
         prefix: &str,
-        settings: &crate::config::RateLimitSettings,
+        settings: &RateLimitSettings,
     ) -> anyhow::Result<Self> {
         Ok(Self {
             redis,
@@ -209,6 +270,10 @@ impl RateLimiter {
     }
 }
 
+fn header_value(s: &str) -> HeaderValue {
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static(""))
+}
+
 fn with_headers(mut res: ServiceResponse<BoxBody>, d: &Decision) -> ServiceResponse<BoxBody> {
     let h = res.headers_mut();
     h.insert(
@@ -230,7 +295,7 @@ pub struct StrictRateLimiter(pub RateLimiter);
 impl StrictRateLimiter {
     /// A limiter of `settings.strict_per_minute` with its own counters
     /// (`<prefix>strict:`), trusting the same proxies as `base`.
-    pub fn new(base: &RateLimiter, settings: &crate::config::RateLimitSettings) -> Self {
+    pub fn new(base: &RateLimiter, settings: &RateLimitSettings) -> Self {
         let mut l = base.clone();
         l.prefix = format!("{}strict:", base.prefix);
         l.default_limit = settings.strict_per_minute;
@@ -310,6 +375,26 @@ mod tests {
             req = req.insert_header(("x-forwarded-for", v));
         }
         ClientId::behind(&req.to_http_request(), trusted).0.0
+    }
+
+    #[test]
+    fn key_limits_parse_and_name_bad_entries() {
+        let s = RateLimitSettings {
+            per_minute: 60,
+            api_keys: vec!["load=100000".into(), " a = 5 ".into()],
+            ..Default::default()
+        };
+        let m = s.key_limits().unwrap();
+        assert_eq!(m["load"], 100_000);
+        assert_eq!(m["a"], 5);
+        let bad = RateLimitSettings {
+            per_minute: 60,
+            api_keys: vec!["oops".into()],
+            trusted_proxies: vec!["10.0.0.1".into(), "gateway".into()],
+            ..RateLimitSettings::default()
+        };
+        assert!(bad.key_limits().unwrap_err().to_string().contains("oops"));
+        assert!(bad.trusted_proxies().unwrap_err().to_string().contains("gateway"));
     }
 
     #[test]

@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     let healthcheck = common::handle_args!();
     let settings = api_cache_proxy::Settings::load()?;
     // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
-    common::healthcheck::exit_if_requested(healthcheck, &settings.http);
+    common::readiness_probe::exit_if_requested(healthcheck, &settings.http);
     common::telemetry::init();
     let handle = api_cache_proxy::build(settings).await?;
     tracing::info!(port = handle.port, "api_cache_proxy listening");

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use actix_web::web;
-use common::health::Reporter;
 use common::http::{AppContext, ServiceHandle};
+use common::reporter::Reporter;
 use utoipa::OpenApi;
 
 use crate::config::Settings;
@@ -22,7 +22,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     if settings.common.service_token.is_empty() {
         tracing::warn!("DELOS__SERVICE_TOKEN is not set: every POST /add will be refused with 401");
     }
-    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let http =
+        common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let mut ctx = AppContext::new(
         "api_cache_proxy",
         routes::ApiDoc::openapi(),

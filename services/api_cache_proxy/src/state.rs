@@ -3,7 +3,7 @@
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use common::Problem;
-use common::health::Reporter;
+use common::reporter::Reporter;
 use prometheus_client::metrics::counter::Counter;
 use serde_json::json;
 

@@ -4,8 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use actix_web::web;
-use common::health::Reporter;
 use common::http::{AppContext, ServiceHandle};
+use common::reporter::Reporter;
 use tokio::time::MissedTickBehavior;
 use utoipa::OpenApi;
 
@@ -26,7 +26,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
 pub async fn build_without_loop(settings: Settings) -> anyhow::Result<(ServiceHandle, Arc<Updater>)> {
     settings.validate()?;
     settings.common.require_token()?;
-    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let http =
+        common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let mut ctx = AppContext::new(
         "api_updater",
         routes::ApiDoc::openapi(),

@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use chrono::{DateTime, Utc};
-use common::client::{CallError, ServiceClient};
-use common::clients::CacheProxyClient;
-use common::health::Reporter;
+use common::internal_apis::CacheProxyClient;
 use common::models::PriceRecord;
+use common::reporter::Reporter;
+use common::service_client::{CallError, ServiceClient};
 use prometheus_client::metrics::counter::Counter;
 use serde::Serialize;
 use serde_json::json;

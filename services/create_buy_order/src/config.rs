@@ -1,6 +1,7 @@
 //! create_buy_order settings (`DELOS_CREATE_BUY_ORDER__...`).
 
-use common::config::{CommonSettings, HttpSettings, RateLimitSettings, RedisSettings};
+use common::config::{CommonSettings, HttpSettings, RedisSettings};
+use common::rate_limit::RateLimitSettings;
 use serde::{Deserialize, Serialize};
 
 /// Everything create_buy_order reads at start.

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use common::Problem;
-use common::clients::CacheProxyClient;
+use common::internal_apis::CacheProxyClient;
 use common::models::PriceRecord;
 use tokio::sync::Mutex;
 

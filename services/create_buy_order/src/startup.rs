@@ -4,11 +4,11 @@
 use std::time::Duration;
 
 use actix_web::web;
-use common::client::ServiceClient;
-use common::clients::{CacheProxyClient, DbProxyClient};
-use common::health::Reporter;
 use common::http::{AppContext, ServiceHandle};
+use common::internal_apis::{CacheProxyClient, DbProxyClient};
 use common::rate_limit::RateLimiter;
+use common::reporter::Reporter;
+use common::service_client::ServiceClient;
 use utoipa::OpenApi;
 
 use crate::config::Settings;
@@ -21,7 +21,8 @@ use crate::state::State;
 /// 503 until they are back.
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     settings.validate()?;
-    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let http =
+        common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let token = settings.common.service_token.clone();
     let redis = common::redis::connect(&settings.redis)?;
     let db = DbProxyClient(ServiceClient::new(

@@ -1,6 +1,6 @@
 //! What the handlers share; startup builds it, routes read it.
 
-use common::clients::DbProxyClient;
+use common::internal_apis::DbProxyClient;
 use prometheus_client::metrics::counter::Counter;
 
 use crate::in_flight::InFlight;

@@ -9,9 +9,9 @@
 
 use common::Problem;
 use common::group_commit::{Committer, GroupCommit};
-use common::health::Reporter;
 use common::models::{AddedOrder, NewOrder};
 use common::money::Satoshis;
+use common::reporter::Reporter;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use serde_json::json;

@@ -3,8 +3,8 @@
 use std::time::Duration;
 
 use chrono::Utc;
-use common::health::Reporter;
 use common::http::{AppContext, ServiceHandle};
+use common::reporter::Reporter;
 use sqlx::PgPool;
 use utoipa::OpenApi;
 
@@ -28,7 +28,8 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     if settings.common.service_token.is_empty() {
         tracing::warn!("DELOS__SERVICE_TOKEN is not set: every POST /add will be refused with 401");
     }
-    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let http =
+        common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let mut ctx = AppContext::new(
         "db_proxy",
         routes::ApiDoc::openapi(),

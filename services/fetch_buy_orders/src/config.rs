@@ -1,6 +1,7 @@
 //! Settings of fetch_buy_orders (`DELOS_FETCH_BUY_ORDERS__…`).
 
-use common::config::{CommonSettings, HttpSettings, RateLimitSettings, RedisSettings};
+use common::config::{CommonSettings, HttpSettings, RedisSettings};
+use common::rate_limit::RateLimitSettings;
 use serde::{Deserialize, Serialize};
 
 /// fetch_buy_orders settings (`DELOS_FETCH_BUY_ORDERS__…`).

@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     let healthcheck = common::handle_args!();
     let settings = fetch_buy_orders::Settings::load()?;
     // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
-    common::healthcheck::exit_if_requested(healthcheck, &settings.http);
+    common::readiness_probe::exit_if_requested(healthcheck, &settings.http);
     common::telemetry::init();
     settings.common.require_token()?;
     let handle = fetch_buy_orders::build(settings).await?;

@@ -3,7 +3,7 @@
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
 use common::Problem;
-use common::clients::{DbProxyClient, PageRequest};
+use common::internal_apis::{DbProxyClient, PageRequest};
 use common::models::{Capacity, Order};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;

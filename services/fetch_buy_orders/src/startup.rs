@@ -3,10 +3,10 @@
 use std::time::Duration;
 
 use actix_web::web;
-use common::client::ServiceClient;
-use common::clients::DbProxyClient;
 use common::http::{AppContext, ServiceHandle};
+use common::internal_apis::DbProxyClient;
 use common::rate_limit::RateLimiter;
+use common::service_client::ServiceClient;
 use utoipa::OpenApi;
 
 use crate::config::Settings;
@@ -14,7 +14,8 @@ use crate::routes;
 
 /// Builds fetch_buy_orders and serves.
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
-    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let http =
+        common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let redis = common::redis::connect(&settings.redis)?;
     let db = DbProxyClient(ServiceClient::new(
         "db_proxy",
@@ -39,7 +40,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
             .clone()
             .redis(redis)
             .service("db_proxy", http.clone(), &settings.db_proxy_url);
-    let (reporter, reporter_task) = common::health::Reporter::start(&settings.common.reporter, &ctx, http);
+    let (reporter, reporter_task) = common::reporter::Reporter::start(&settings.common.reporter, &ctx, http);
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = web::Data::new(reporter);
     let db = web::Data::new(db);

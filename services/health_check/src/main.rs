@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     let healthcheck = common::handle_args!();
     let settings = health_check::Settings::load()?;
     // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
-    common::healthcheck::exit_if_requested(healthcheck, &settings.http);
+    common::readiness_probe::exit_if_requested(healthcheck, &settings.http);
     common::telemetry::init();
     let handle = health_check::build(settings).await?;
     tracing::info!(port = handle.port, "health_check listening");

@@ -1,7 +1,8 @@
 //! lambo_checker settings (`DELOS_LAMBO_CHECKER__…`).
 
-use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings, Secret};
+use common::config::{CommonSettings, HttpSettings, PgSettings, RedisSettings, Secret};
 use common::jwt::JwtSettings;
+use common::rate_limit::RateLimitSettings;
 use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
@@ -100,7 +101,7 @@ pub struct Settings {
     pub jobs: crate::jobs::JobSettings,
     /// Browser origins allowed cross-origin (`DELOS_LAMBO_CHECKER__CORS__ALLOWED_ORIGINS`); default none.
     #[schema(value_type = Object)]
-    pub cors: common::security::Cors,
+    pub cors: common::security_headers::Cors,
 }
 
 impl Default for Settings {
@@ -130,7 +131,7 @@ impl Default for Settings {
             api_keys: Secret::default(),
             jwt: JwtSettings::default(),
             jobs: crate::jobs::JobSettings::default(),
-            cors: common::security::Cors::default(),
+            cors: common::security_headers::Cors::default(),
         }
     }
 }

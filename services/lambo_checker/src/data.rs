@@ -15,8 +15,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
+use crate::answer::LamboAnswer;
 use crate::checker::{Checker, RawQuestion, parse_asset};
 use crate::domain::{self, Interval};
+use crate::storage;
 
 fn encode(parts: &[&str]) -> String {
     URL_SAFE_NO_PAD.encode(parts.join("|"))
@@ -69,24 +71,22 @@ pub struct ResultsQuery {
     cursor: Option<String>,
 }
 
-fn result_row(r: &sqlx::postgres::PgRow, full: bool) -> Result<Value, sqlx::Error> {
-    let response: Value = r.try_get("response")?;
-    let lambos: Decimal = r.try_get("lambos")?;
-    let investment: Decimal = r.try_get("investment")?;
+fn result_row(r: storage::StoredResult, full: bool) -> Value {
+    let answer: Option<LamboAnswer> = serde_json::from_value(r.response.clone()).ok();
     let mut v = json!({
-        "id": r.try_get::<i64, _>("query_id")?,
-        "created_at": r.try_get::<DateTime<Utc>, _>("created_at")?,
-        "symbol": r.try_get::<String, _>("symbol")?,
-        "investment": domain::exact(investment),
-        "lambos": domain::exact(lambos),
-        "growth_factor": response["exact"]["growth_factor"],
-        "verdict": response["verdict"],
-        "method": r.try_get::<Option<String>, _>("method")?,
+        "id": r.query_id,
+        "created_at": r.created_at,
+        "symbol": r.symbol,
+        "investment": domain::exact(r.investment),
+        "lambos": domain::exact(r.lambos),
+        "growth_factor": answer.as_ref().map(|a| domain::exact(a.exact.growth_factor)),
+        "verdict": answer.map(|a| a.verdict),
+        "method": r.method,
     });
     if full {
-        v["response"] = response;
+        v["response"] = r.response;
     }
-    Ok(v)
+    v
 }
 
 /// Stored analysis results (every computed answer), newest first.
@@ -105,23 +105,10 @@ pub async fn results(
             Problem::invalid_field("cursor", "is not a cursor this API handed out for this list")
         })?,
     };
-    let rows = sqlx::query(
-        "select r.query_id, q.created_at, r.symbol, r.investment, r.lambos, r.response, q.method
-         from results r join queries q on q.id = r.query_id
-         where r.query_id < $1 and ($2::text is null or r.symbol = $2)
-         order by r.query_id desc limit $3",
-    )
-    .bind(before)
-    .bind(symbol.map(|a| a.symbol))
-    .bind(limit + 1)
-    .fetch_all(&checker.pool)
-    .await
-    .map_err(db)?;
-    let rows = rows
-        .iter()
-        .map(|r| result_row(r, false))
-        .collect::<Result<Vec<_>, _>>()
+    let rows = storage::results_page(&checker.pool, before, symbol.map(|a| a.symbol), limit + 1)
+        .await
         .map_err(db)?;
+    let rows = rows.into_iter().map(|r| result_row(r, false)).collect();
     Ok(HttpResponse::Ok().json(page(rows, limit, |v| encode(&["res", &v["id"].to_string()]))))
 }
 
@@ -136,16 +123,8 @@ pub async fn result(checker: web::Data<Checker>, req: HttpRequest) -> Result<Htt
         .unwrap_or_default()
         .parse()
         .map_err(|_| Problem::invalid_field("id", "must be an integer result id"))?;
-    let row = sqlx::query(
-        "select r.query_id, q.created_at, r.symbol, r.investment, r.lambos, r.response, q.method
-         from results r join queries q on q.id = r.query_id where r.query_id = $1",
-    )
-    .bind(id)
-    .fetch_optional(&checker.pool)
-    .await
-    .map_err(db)?;
-    match row {
-        Some(r) => Ok(HttpResponse::Ok().json(result_row(&r, true).map_err(db)?)),
+    match storage::result(&checker.pool, id).await.map_err(db)? {
+        Some(r) => Ok(HttpResponse::Ok().json(result_row(r, true))),
         None => Err(crate::problems::Code::UnknownResult.problem(format!("no result {id}"))),
     }
 }
@@ -384,36 +363,21 @@ pub async fn history(
             ))
         }
     };
-    let rows = sqlx::query(
-        "select c.open_time, c.close, c.interval, c.source, c.pair from candles c
-         where c.symbol = $1 and ($2::text is null or c.interval = $2)
-           and ($3::timestamptz is null or (c.open_time, c.source, c.interval) < ($3, $4, $5))
-         order by c.open_time desc, c.source desc, c.interval desc limit $6",
-    )
-    .bind(asset.symbol)
-    .bind(interval)
-    .bind(after.as_ref().map(|a| a.0))
-    .bind(after.as_ref().map(|a| a.1.clone()))
-    .bind(after.as_ref().map(|a| a.2.clone()))
-    .bind(limit + 1)
-    .fetch_all(&checker.pool)
-    .await
-    .map_err(db)?;
-    let rows = rows
-        .iter()
-        .map(|r| {
-            let t: DateTime<Utc> = r.try_get("open_time")?;
-            Ok(json!({
-                "open_time": t,
-                "close": domain::exact(r.try_get::<Decimal, _>("close")?),
-                "interval": r.try_get::<String, _>("interval")?,
-                "source": r.try_get::<String, _>("source")?,
-                "pair": r.try_get::<String, _>("pair")?,
-                "_t": t.timestamp_micros(),
-            }))
+    let rows = storage::candles_page(&checker.pool, asset.symbol, interval, after.as_ref(), limit + 1)
+        .await
+        .map_err(db)?
+        .into_iter()
+        .map(|c| {
+            json!({
+                "open_time": c.open_time,
+                "close": domain::exact(c.close),
+                "interval": c.interval,
+                "source": c.source,
+                "pair": c.pair,
+                "_t": c.open_time.timestamp_micros(),
+            })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(db)?;
+        .collect();
     let mut doc = page(rows, limit, |v| {
         encode(&[
             "px",

@@ -13,12 +13,11 @@ use async_graphql::{
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
-use serde_json::Value;
-use sqlx::Row;
 
 use crate::answer::LamboAnswer;
 use crate::checker::{Checker, RawQuestion, parse_asset};
 use crate::domain::{self, Interval};
+use crate::storage;
 
 /// Deepest nesting a query may have.
 pub const MAX_DEPTH: usize = 6;
@@ -187,32 +186,24 @@ impl Query {
             .map(|s| parse_asset(Some(&s)))
             .transpose()
             .map_err(gql_err)?;
-        let rows = sqlx::query(
-            "select r.query_id, q.created_at, r.symbol, r.investment, r.lambos, r.response
-             from results r join queries q on q.id = r.query_id
-             where ($1::text is null or r.symbol = $1) order by r.query_id desc limit $2",
-        )
-        .bind(symbol.map(|a| a.symbol))
-        .bind(limit)
-        .fetch_all(&checker(ctx)?.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
+        let rows = storage::results_page(&checker(ctx)?.pool, i64::MAX, symbol.map(|a| a.symbol), limit)
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
             .map(|r| {
-                let response: Option<LamboAnswer> =
-                    serde_json::from_value(r.try_get::<Value, _>("response")?).ok();
-                Ok(StoredResult {
-                    id: r.try_get("query_id")?,
-                    created_at: rfc3339(r.try_get("created_at")?),
-                    symbol: r.try_get("symbol")?,
-                    investment: domain::exact(r.try_get::<Decimal, _>("investment")?),
-                    lambos: domain::exact(r.try_get::<Decimal, _>("lambos")?),
-                    growth_factor: response.as_ref().map(|a| domain::exact(a.exact.growth_factor)),
-                    verdict: response.map(|a| a.verdict),
-                })
+                let answer: Option<LamboAnswer> = serde_json::from_value(r.response).ok();
+                StoredResult {
+                    id: r.query_id,
+                    created_at: rfc3339(r.created_at),
+                    symbol: r.symbol,
+                    investment: domain::exact(r.investment),
+                    lambos: domain::exact(r.lambos),
+                    growth_factor: answer.as_ref().map(|a| domain::exact(a.exact.growth_factor)),
+                    verdict: answer.map(|a| a.verdict),
+                }
             })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(db_err)
+            .collect())
     }
 
     /// Stored candles of a coin, newest first.
@@ -239,28 +230,18 @@ impl Query {
                     .as_str(),
             ),
         };
-        let rows = sqlx::query(
-            "select open_time, close, interval, source from candles
-             where symbol = $1 and ($2::text is null or interval = $2)
-             order by open_time desc, source desc, interval desc limit $3",
-        )
-        .bind(asset.symbol)
-        .bind(interval)
-        .bind(limit)
-        .fetch_all(&checker(ctx)?.pool)
-        .await
-        .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(PricePoint {
-                    open_time: rfc3339(r.try_get("open_time")?),
-                    close: domain::exact(r.try_get::<Decimal, _>("close")?),
-                    interval: r.try_get("interval")?,
-                    source: r.try_get("source")?,
-                })
+        let rows = storage::candles_page(&checker(ctx)?.pool, asset.symbol, interval, None, limit)
+            .await
+            .map_err(db_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|c| PricePoint {
+                open_time: rfc3339(c.open_time),
+                close: domain::exact(c.close),
+                interval: c.interval,
+                source: c.source,
             })
-            .collect::<Result<Vec<_>, sqlx::Error>>()
-            .map_err(db_err)
+            .collect())
     }
 
     /// The newest stored close of a coin.

@@ -42,7 +42,8 @@ pub async fn import_bundled(
 /// Builds on an existing, migrated pool.
 pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<ServiceHandle> {
     settings.validate()?;
-    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let http =
+        common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let redis = common::redis::connect(&settings.redis)?;
     let key_prefix = format!("{}lambo_checker:", settings.redis.key_prefix);
     let limiter = RateLimiter::new(redis.clone(), &key_prefix, &settings.rate_limit)?;
@@ -55,7 +56,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis.clone());
     let (reporter, reporter_task) =
-        common::health::Reporter::start(&settings.common.reporter, &ctx, http.clone());
+        common::reporter::Reporter::start(&settings.common.reporter, &ctx, http.clone());
     let (log, log_task) = QueryLog::start(pool.clone(), &ctx.metrics);
     let http_jwt = http.clone();
     let chain = providers::chain(&settings.providers, &settings.provider_urls, http);

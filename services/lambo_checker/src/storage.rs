@@ -1,4 +1,6 @@
-//! All SQL of lambo_checker (database `lambo`).
+//! lambo_checker's SQL (database `lambo`): series, openings, imports, the query log,
+//! results and candles as the data routes and GraphQL page them. (The analytics report
+//! and the job queue still keep theirs beside them: data.rs, jobs.rs.)
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -334,4 +336,86 @@ pub async fn series_summary(pool: &PgPool) -> Result<Vec<serde_json::Value>, sql
             }))
         })
         .collect()
+}
+
+/// One row of the results table with its query's time and method.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StoredResult {
+    pub query_id: i64,
+    pub created_at: DateTime<Utc>,
+    pub symbol: String,
+    pub investment: Decimal,
+    pub lambos: Decimal,
+    /// The answer document without its chart (`answer::LamboAnswer` with `graph_data` left out).
+    pub response: serde_json::Value,
+    pub method: Option<String>,
+}
+
+const RESULT_COLUMNS: &str =
+    "select r.query_id, q.created_at, r.symbol, r.investment, r.lambos, r.response, q.method
+     from results r join queries q on q.id = r.query_id";
+
+/// Results newest first, with ids below `before`, of one coin when given.
+pub async fn results_page(
+    pool: &PgPool,
+    before: i64,
+    symbol: Option<&str>,
+    limit: i64,
+) -> Result<Vec<StoredResult>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{RESULT_COLUMNS} where r.query_id < $1 and ($2::text is null or r.symbol = $2)
+         order by r.query_id desc limit $3"
+    )))
+    .bind(before)
+    .bind(symbol)
+    .bind(limit)
+    .fetch_all(pool)
+    .await
+}
+
+/// One result by its id.
+pub async fn result(pool: &PgPool, id: i64) -> Result<Option<StoredResult>, sqlx::Error> {
+    sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "{RESULT_COLUMNS} where r.query_id = $1"
+    )))
+    .bind(id)
+    .fetch_optional(pool)
+    .await
+}
+
+/// One stored candle as the data routes show it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CandleRow {
+    pub open_time: DateTime<Utc>,
+    pub close: Decimal,
+    pub interval: String,
+    pub source: String,
+    pub pair: String,
+}
+
+/// Where a page of candles continues: after this (open time, source, interval).
+pub type CandleKey = (DateTime<Utc>, String, String);
+
+/// Stored candles of a coin, newest first, of one interval when given, after `after`.
+pub async fn candles_page(
+    pool: &PgPool,
+    symbol: &str,
+    interval: Option<&str>,
+    after: Option<&CandleKey>,
+    limit: i64,
+) -> Result<Vec<CandleRow>, sqlx::Error> {
+    sqlx::query_as(
+        "select c.open_time, c.close, c.interval, c.source, c.pair from candles c
+         where c.symbol = $1 and ($2::text is null or c.interval = $2)
+           and ($3::timestamptz is null or (c.open_time, c.source, c.interval) < ($3, $4, $5))
+         order by c.open_time desc, c.source desc, c.interval desc limit $6",
+    )
+    .bind(symbol)
+    .bind(interval)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1.clone()))
+    .bind(after.map(|a| a.2.clone()))
+    .bind(limit)
+    .fetch_all(pool)
+    .await
 }

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 
-use common::config::{CommonSettings, HttpSettings, PgSettings, RateLimitSettings, RedisSettings, Secret};
+use common::config::{CommonSettings, HttpSettings, PgSettings, RedisSettings, Secret};
 use common::jwt::JwtSettings;
+use common::rate_limit::RateLimitSettings;
 use serde::{Deserialize, Serialize};
 
 /// Everything sensor_api reads at start.
@@ -25,7 +26,7 @@ pub struct Settings {
     pub jwt: JwtSettings,
     /// Browser origins allowed cross-origin (`DELOS_SENSOR_API__CORS__ALLOWED_ORIGINS`); default none.
     #[schema(value_type = Object)]
-    pub cors: common::security::Cors,
+    pub cors: common::security_headers::Cors,
     /// Largest upload `POST /api/v1/readings` accepts, in bytes (413 above it).
     pub max_upload_bytes: u64,
     /// Most buckets one aggregate may answer with (422 naming `bucket` above it).
@@ -42,7 +43,7 @@ impl Default for Settings {
             common: CommonSettings::default(),
             api_keys: Secret::default(),
             jwt: JwtSettings::default(),
-            cors: common::security::Cors::default(),
+            cors: common::security_headers::Cors::default(),
             max_upload_bytes: 1024 * 1024 * 1024,
             max_points: 10_000,
         }

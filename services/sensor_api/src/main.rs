@@ -6,7 +6,7 @@ async fn main() -> anyhow::Result<()> {
     let healthcheck = common::handle_args!();
     let settings = sensor_api::Settings::load()?;
     // `--healthcheck`: probe the running instance's /readyz and exit (container healthchecks).
-    common::healthcheck::exit_if_requested(healthcheck, &settings.http);
+    common::readiness_probe::exit_if_requested(healthcheck, &settings.http);
     common::telemetry::init();
     let handle = sensor_api::build(settings).await?;
     tracing::info!(port = handle.port, "sensor_api listening");

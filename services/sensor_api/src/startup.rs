@@ -2,9 +2,9 @@
 
 use std::time::Duration;
 
-use common::health::Reporter;
 use common::http::{AppContext, ServiceHandle};
 use common::rate_limit::RateLimiter;
+use common::reporter::Reporter;
 use utoipa::OpenApi;
 
 use crate::config::Settings;
@@ -22,7 +22,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
              refuse every call (import files with `delos sensors import` instead)"
         );
     }
-    let http = common::client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
+    let http =
+        common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
     let jwt = common::jwt::JwtVerifier::new(&settings.jwt, http.clone())?;
     let redis = common::redis::connect(&settings.redis)?;
     let limiter = RateLimiter::new(

@@ -1,7 +1,7 @@
 use chrono::{TimeDelta, Utc};
-use common::client::ServiceClient;
-use common::clients::CacheProxyClient;
+use common::internal_apis::CacheProxyClient;
 use common::models::PriceRecord;
+use common::service_client::ServiceClient;
 use common::testing::TEST_TOKEN;
 use reqwest::StatusCode;
 

@@ -1,9 +1,9 @@
 use api_updater::updater::UpdaterMetrics;
 use api_updater::{ApiDoc, TickOutcome, Updater};
 use common::config::{ReporterSettings, Secret};
-use common::health::Reporter;
 use common::http::AppContext;
 use common::models::Report;
+use common::reporter::Reporter;
 use common::testing::TEST_TOKEN;
 use utoipa::OpenApi;
 use wiremock::matchers::{method, path};

@@ -1,7 +1,7 @@
-use common::client::ServiceClient;
-use common::clients::DbProxyClient;
 use common::config::Secret;
+use common::internal_apis::DbProxyClient;
 use common::models::NewOrder;
+use common::service_client::ServiceClient;
 use common::testing::{self, TEST_TOKEN};
 use serde_json::Value;
 

@@ -1,8 +1,8 @@
 use std::time::Duration;
 
 use common::config::ReporterSettings;
-use common::health::Reporter;
 use common::http::AppContext;
+use common::reporter::Reporter;
 use serde_json::json;
 
 use crate::helpers::spawn_app;
@@ -29,7 +29,7 @@ async fn a_reporter_whose_health_check_is_down_drops_and_counts_without_blocking
     let (reporter, task) = Reporter::start(
         &settings,
         &ctx,
-        common::client::http_client(Duration::from_secs(1)),
+        common::service_client::http_client(Duration::from_secs(1)),
     );
     for i in 0..5000 {
         reporter.report("info", "ok", json!({ "i": i }));
@@ -72,7 +72,7 @@ async fn a_reporter_delivers_reports_and_heartbeats_in_batches() {
     let (reporter, task) = Reporter::start(
         &settings,
         &ctx,
-        common::client::http_client(Duration::from_secs(2)),
+        common::service_client::http_client(Duration::from_secs(2)),
     );
     for i in 0..50 {
         reporter.report("info", "ok", json!({ "i": i }));

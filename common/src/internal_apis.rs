@@ -4,8 +4,8 @@
 use reqwest::Method;
 use uuid::Uuid;
 
-use crate::client::{CallError, ServiceClient};
 use crate::models::{AddedOrder, Capacity, KeyedOrder, NewOrder, Order, PriceRecord, RelayedPage};
+use crate::service_client::{CallError, ServiceClient};
 
 /// How to pick a page of orders.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -10,10 +10,10 @@ use serde_json::{Value, json};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
-use crate::client::ServiceClient;
 use crate::config::ReporterSettings;
 use crate::http::{AppContext, Readiness};
 use crate::models::Report;
+use crate::service_client::ServiceClient;
 
 /// Handle for sending reports. Cheap to clone.
 #[derive(Clone)]
