@@ -5,7 +5,8 @@ What the code says comes from `delos describe` (scripts/lib/crates.py runs it fr
 release build); which crates exist, and their files, from the file tree. Fails when a
 service crate (services/<name>/Cargo.toml) is missing from `delos describe`, from
 docker-compose.yml, from the local compose override or from the GitHub workflow's image
-matrix; when its binary does not answer `--healthcheck` (the image's HEALTHCHECK); when a
+matrix; when its release binary, run with `--healthcheck` against a port nothing listens on,
+does not probe and exit 1 (the image's HEALTHCHECK); when a
 compose service does not build the crate it is named after; when compose runs a crate that
 does not exist; when compose does not use every port the service listens on (describe's
 `ports`: http, gRPC); when a crate leaves the common layout (lib.rs, a thin main.rs,
@@ -21,12 +22,13 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "lib"))
-from crates import described, describe_markdown, service_crates  # noqa: E402
+from crates import delos_binary, described, describe_markdown, service_crates  # noqa: E402
 ERRORS = []
 CONFIG_DOC = os.path.join(ROOT, "docs", "configuration.md")
 BEGIN, END = "<!-- settings:begin (delos describe --markdown) -->", "<!-- settings:end -->"
@@ -118,6 +120,30 @@ def config_doc_block(text):
     return head, tables.strip("\n") + "\n", tail
 
 
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers_healthcheck(crate):
+    """Runs the release binary with `--healthcheck` against a port nothing listens on:
+    it must probe and exit 1 ("not ready"), not start serving or refuse the flag."""
+    binary = os.path.join(os.path.dirname(delos_binary()), crate)
+    env = dict(os.environ)
+    env[f"DELOS_{crate.upper()}__HTTP__HOST"] = "127.0.0.1"
+    env[f"DELOS_{crate.upper()}__HTTP__PORT"] = str(free_port())
+    try:
+        done = subprocess.run([binary, "--healthcheck"], env=env, capture_output=True, text=True, timeout=15)
+    except FileNotFoundError:
+        return f"cannot run: {binary} is not built"
+    except subprocess.TimeoutExpired:
+        return "did not exit (it started the service instead of probing it)"
+    if done.returncode != 1 or "not ready" not in done.stderr:
+        return f"exited {done.returncode} ({done.stderr.strip()[:120]!r}), not 1 with \"not ready\""
+    return None
+
+
 def check_config_doc(write=False):
     """docs/configuration.md's settings tables are `delos describe --markdown`, exactly."""
     rel = os.path.relpath(CONFIG_DOC, ROOT)
@@ -174,9 +200,9 @@ def main():
         if m and m.group(1) not in names:
             fail(f"docker-compose.yml: service {name} builds {m.group(1)}, which is not a crate")
     for c in names:
-        main_rs = os.path.join(ROOT, "services", c, "src", "main.rs")
-        if "healthcheck::exit_if_requested" not in open(main_rs).read():
-            fail(f"services/{c}/src/main.rs does not answer --healthcheck (the image's HEALTHCHECK)")
+        problem = answers_healthcheck(c)
+        if problem:
+            fail(f"services/{c}: `{c} --healthcheck` {problem} (the image's HEALTHCHECK)")
     for c in names:
         check_layout(c, desc.get(c))
     check_config_doc()
