@@ -16,6 +16,7 @@ pub mod models;
 pub mod money;
 pub mod openapi;
 pub mod order_routes;
+pub mod paging;
 pub mod problem;
 pub mod rate_limit;
 pub mod readiness_probe;

@@ -154,9 +154,9 @@ pub fn plan_batch(
 }
 
 /// Largest page.
-pub const MAX_PAGE_SIZE: i64 = 100;
+pub const MAX_PAGE_SIZE: u32 = 100;
 /// Page size when none is asked for.
-pub const DEFAULT_PAGE_SIZE: i64 = 10;
+pub const DEFAULT_PAGE_SIZE: u32 = 10;
 const CURSOR_VERSION: &str = "v1:";
 
 /// Where a page begins.
@@ -175,16 +175,14 @@ pub struct PageSpec {
     pub from: PageFrom,
 }
 
+/// `page_size`: the shared page-size rule with this route's default and maximum.
+const PAGE_SIZE: common::paging::PageSize =
+    common::paging::PageSize::new("page_size", DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+
 impl PageSpec {
     /// Checks the query parameters of `GET /get`.
     pub fn parse(page_size: Option<i64>, start: Option<i64>, cursor: Option<&str>) -> Result<Self, Problem> {
-        let size = page_size.unwrap_or(DEFAULT_PAGE_SIZE);
-        if !(1..=MAX_PAGE_SIZE).contains(&size) {
-            return Err(Problem::invalid_field(
-                "page_size",
-                format!("must be between 1 and {MAX_PAGE_SIZE}"),
-            ));
-        }
+        let size = i64::from(PAGE_SIZE.check(page_size)?);
         let from = match (start, cursor) {
             (Some(_), Some(_)) => {
                 return Err(Problem::invalid_field(

@@ -60,15 +60,11 @@ pub struct PageQuery {
     cursor: Option<String>,
 }
 
+/// `page_size`: 10 unless given, at most 100.
+const PAGE_SIZE: common::paging::PageSize = common::paging::PageSize::new("page_size", 10, 100);
+
 fn parse_page(q: &PageQuery) -> Result<PageRequest, Problem> {
-    let page_size = match &q.page_size {
-        None => 10,
-        Some(s) => s
-            .parse::<u32>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| Problem::invalid_field("page_size", "must be an integer from 1 to 100"))?,
-    };
+    let page_size = PAGE_SIZE.parse(q.page_size.as_deref())?;
     let start = match &q.start {
         None => None,
         Some(s) => Some(

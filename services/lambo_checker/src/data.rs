@@ -36,15 +36,8 @@ fn decode(c: &str, kind: &str, n: usize) -> Result<Vec<String>, Problem> {
 }
 
 fn limit(raw: Option<&str>) -> Result<i64, Problem> {
-    match raw {
-        None => Ok(20),
-        Some(s) => s
-            .trim()
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| Problem::invalid_field("limit", "must be an integer from 1 to 100")),
-    }
+    const LIMIT: common::paging::PageSize = common::paging::PageSize::new("limit", 20, 100);
+    LIMIT.parse(raw).map(i64::from)
 }
 
 fn page(rows: Vec<Value>, limit: i64, cursor_of: impl Fn(&Value) -> String) -> Value {

@@ -215,14 +215,8 @@ pub async fn queries(
     checker: web::Data<Checker>,
     q: web::Query<QueriesQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let page_size: i64 = match &q.page_size {
-        None => 20,
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=100).contains(n))
-            .ok_or_else(|| Problem::invalid_field("page_size", "must be an integer from 1 to 100"))?,
-    };
+    const PAGE_SIZE: common::paging::PageSize = common::paging::PageSize::new("page_size", 20, 100);
+    let page_size = i64::from(PAGE_SIZE.parse(q.page_size.as_deref())?);
     let before = match &q.cursor {
         None => None,
         Some(c) => Some(

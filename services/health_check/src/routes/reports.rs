@@ -97,16 +97,16 @@ pub struct ReportsQuery {
     count: bool,
 }
 
+/// `limit`: 50 unless given, at most 500.
+const LIMIT: common::paging::PageSize = common::paging::PageSize::new("limit", 50, 500);
+
 /// Reports, newest first, filtered and keyset-paged.
 #[utoipa::path(get, tag = "reports", path = "/reports", params(ReportsQuery), responses((status = 200, description = "a page of reports")))]
 pub async fn get_reports(
     state: web::Data<State>,
     q: web::Query<ReportsQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::invalid_field("limit", "must be between 1 and 500"));
-    }
+    let limit = i64::from(LIMIT.check(q.limit)?);
     let filter = ReportFilter {
         service: q.service.clone(),
         level: q.level.clone(),

@@ -9,6 +9,9 @@ use crate::domain::Status;
 use crate::state::State;
 use crate::storage;
 
+/// `limit`: 50 unless given, at most 500.
+const LIMIT: common::paging::PageSize = common::paging::PageSize::new("limit", 50, 500);
+
 /// Each service's status (pass, warn, fail) rolled up from its instances, its
 /// last heartbeat and TTL, and each instance (replica) with its own.
 #[utoipa::path(get, tag = "services", path = "/services", responses((status = 200, description = "health+json style summary",
@@ -102,10 +105,7 @@ pub async fn get_transitions(
     state: web::Data<State>,
     q: web::Query<TransitionsQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let limit = q.limit.unwrap_or(50);
-    if !(1..=500).contains(&limit) {
-        return Err(Problem::invalid_field("limit", "must be between 1 and 500"));
-    }
+    let limit = i64::from(LIMIT.check(q.limit)?);
     let filter = storage::TransitionFilter {
         service: q.service.as_deref(),
         instance: q.instance.as_deref(),

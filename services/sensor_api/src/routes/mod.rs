@@ -125,16 +125,11 @@ pub fn require(req: &HttpRequest, state: &State, right: Right) -> Result<(), Pro
     Ok(())
 }
 
-/// Parses a page size: `default` when absent, else 1..=`max`.
-pub fn parse_limit(value: Option<&str>, default: i64, max: i64) -> Result<i64, Problem> {
-    match value {
-        None => Ok(default),
-        Some(s) => s
-            .parse::<i64>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| Problem::invalid_field("limit", format!("must be an integer from 1 to {max}"))),
-    }
+/// Parses a `limit`: `default` when absent, else 1..=`max` (the shared page-size rule).
+pub fn parse_limit(value: Option<&str>, default: u32, max: u32) -> Result<i64, Problem> {
+    common::paging::PageSize::new("limit", default, max)
+        .parse(value)
+        .map(i64::from)
 }
 
 /// Parses an optional query time named `field`.
