@@ -106,7 +106,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         let checker = checker.clone();
         tokio::spawn(async move { checker.warm_up().await })
     });
-    let auth = actix_web::web::Data::new(crate::restricted::RestrictedAuth {
+    let auth = actix_web::web::Data::new(crate::routes::restricted::RestrictedAuth {
         jwt: common::jwt::JwtVerifier::new(&settings.jwt, http_jwt)?,
         keys: settings
             .api_keys

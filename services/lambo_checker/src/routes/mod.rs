@@ -10,6 +10,12 @@ use common::rate_limit::ClientId;
 use serde::Deserialize;
 use serde_json::json;
 
+pub mod data;
+pub mod graphql;
+pub mod jobs;
+pub mod page;
+pub mod restricted;
+
 use crate::checker::{Checker, RawQuestion};
 use crate::state::GrpcBridge;
 use crate::storage::{self, LoggedQuery};
@@ -28,20 +34,20 @@ use crate::storage::{self, LoggedQuery};
         queries,
         health,
         status,
-        crate::page::index,
-        crate::restricted::restricted,
-        crate::jobs::analyze_async,
-        crate::jobs::task_status,
-        crate::data::results,
-        crate::data::result,
-        crate::data::logs,
-        crate::data::current,
-        crate::data::opening,
-        crate::data::history,
-        crate::data::report,
-        crate::data::covid,
-        crate::graphql::execute,
-        crate::graphql::page
+        page::index,
+        restricted::restricted,
+        jobs::analyze_async,
+        jobs::task_status,
+        data::results,
+        data::result,
+        data::logs,
+        data::current,
+        data::opening,
+        data::history,
+        data::report,
+        data::covid,
+        graphql::execute,
+        graphql::page
     ),
     tags(
         (name = "lambo", description = "How many Lamborghinis an investment in a coin would buy now"),
@@ -55,7 +61,7 @@ use crate::storage::{self, LoggedQuery};
         (name = "analytics", description = "Figures computed from the stored results and logs"),
         (name = "graphql", description = "The same answers and stored data through GraphQL")
     ),
-    components(schemas(LoggedQuery, Problem, crate::jobs::Submit)),
+    components(schemas(LoggedQuery, Problem, jobs::Submit)),
     modifiers(&RATE_LIMITED)
 )]
 pub struct ApiDoc;
@@ -66,6 +72,7 @@ const RATE_LIMITED: common::openapi::RateLimited =
 
 /// Mounts the routes; the analysis routes are rate limited, the health ones are not.
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    let both = |p: &str| [p.to_string(), format!("{p}/")];
     let limited = || from_fn(common::rate_limit::rate_limit);
     let strict = || from_fn(common::rate_limit::rate_limit_strict);
     cfg.service(
@@ -93,25 +100,61 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     .service(
         web::resource(["/api/v1/restricted", "/api/v1/restricted/"])
             .wrap(strict())
-            .get(crate::restricted::restricted),
+            .get(restricted::restricted),
     )
     .service(
         web::resource(["/api/v1/analyze_async", "/api/v1/analyze_async/"])
             .wrap(strict())
-            .post(crate::jobs::analyze_async),
+            .post(jobs::analyze_async),
     )
     .service(
         web::resource(["/api/v1/task_status/{id}", "/api/v1/task_status/{id}/"])
             .wrap(limited())
-            .get(crate::jobs::task_status),
+            .get(jobs::task_status),
     )
-    .service(web::resource("/").wrap(limited()).get(crate::page::index))
-    .configure(crate::data::configure)
+    .service(web::resource("/").wrap(limited()).get(page::index))
+    // The Django originals' data routes, each with and without the trailing slash.
+    .service(
+        web::resource(both("/api/results"))
+            .wrap(limited())
+            .get(data::results),
+    )
+    .service(
+        web::resource(both("/api/results/{id}"))
+            .wrap(limited())
+            .get(data::result),
+    )
+    .service(web::resource(both("/api/logs")).wrap(limited()).get(data::logs))
+    .service(
+        web::resource(both("/api/price/current"))
+            .wrap(limited())
+            .get(data::current),
+    )
+    .service(
+        web::resource(both("/api/price/opening"))
+            .wrap(limited())
+            .get(data::opening),
+    )
+    .service(
+        web::resource(both("/api/price/history"))
+            .wrap(limited())
+            .get(data::history),
+    )
+    .service(
+        web::resource(both("/api/analytics/report"))
+            .wrap(limited())
+            .get(data::report),
+    )
+    .service(
+        web::resource(both("/api/analytics/covid"))
+            .wrap(limited())
+            .get(data::covid),
+    )
     .service(
         web::resource(["/graphql", "/graphql/"])
             .wrap(limited())
-            .post(crate::graphql::execute)
-            .get(crate::graphql::page),
+            .post(graphql::execute)
+            .get(graphql::page),
     )
     .service(web::resource("/health").get(health))
     .service(web::resource("/status").get(status));
