@@ -1,6 +1,7 @@
 //! lambo_checker's SQL (database `lambo`): series, openings, imports, the query log,
-//! results and candles as the data routes and GraphQL page them. (The analytics report
-//! and the job queue still keep theirs beside them: data.rs, jobs.rs.)
+//! results and candles as the data routes and GraphQL page them, and the analytics
+//! report. (Still outside it: the job queue's, in jobs.rs, and three reads of the data
+//! routes in routes/data.rs.)
 
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -418,4 +419,118 @@ pub async fn candles_page(
     .bind(limit)
     .fetch_all(pool)
     .await
+}
+
+/// The figures of `GET /api/analytics/report/`, over the queries of one coin (when
+/// given) between `from` (inclusive) and `to` (exclusive).
+#[derive(Debug, Clone, Default)]
+pub struct Report {
+    pub total: i64,
+    pub answered: i64,
+    pub client_errors: i64,
+    pub server_errors: i64,
+    pub cache_hits: i64,
+    /// (symbol or `(invalid)`, queries, answered), most asked first.
+    pub per_symbol: Vec<(String, i64, i64)>,
+    /// (UTC day `YYYY-MM-DD`, queries), oldest first.
+    pub per_day: Vec<(String, i64)>,
+    /// (outcome code, count) of the refused queries, most frequent first.
+    pub errors: Vec<(String, i64)>,
+    pub growth: Growth,
+}
+
+/// The growth factors of the stored results: their median and how they spread.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct Growth {
+    pub results: i64,
+    pub median: Option<Decimal>,
+    pub lambo: i64,
+    pub loss: i64,
+    pub under_2x: i64,
+    pub x2_to_11: i64,
+    pub x11_to_101: i64,
+    pub over_101x: i64,
+}
+
+/// The report's filter, the same in each of its queries; only this constant is
+/// spliced into their text, every value is bound.
+const REPORT_WHERE: &str =
+    "($1::text is null or q.symbol = $1) and ($2::timestamptz is null or q.created_at >= $2)
+     and ($3::timestamptz is null or q.created_at < $3)";
+
+/// The analytics report's figures (five reads of the query log and results).
+pub async fn report(
+    pool: &PgPool,
+    symbol: Option<&str>,
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+) -> Result<Report, sqlx::Error> {
+    let w = REPORT_WHERE;
+    let (total, answered, client_errors, server_errors, cache_hits): (i64, i64, i64, i64, i64) =
+        sqlx::query_as(sqlx::AssertSqlSafe(format!(
+            "select count(*), count(*) filter (where status < 400),
+                    count(*) filter (where status between 400 and 499),
+                    count(*) filter (where status >= 500), count(*) filter (where cache_hit)
+             from queries q where {w}"
+        )))
+        .bind(symbol)
+        .bind(from)
+        .bind(to)
+        .fetch_one(pool)
+        .await?;
+    let per_symbol = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select coalesce(q.symbol, '(invalid)'), count(*), count(*) filter (where status < 400)
+         from queries q where {w} group by 1 order by 2 desc, 1"
+    )))
+    .bind(symbol)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let per_day = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select to_char(date_trunc('day', q.created_at at time zone 'UTC'), 'YYYY-MM-DD'), count(*)
+         from queries q where {w} group by 1 order by 1"
+    )))
+    .bind(symbol)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let errors = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "select outcome, count(*) from queries q where {w} and status >= 400 group by 1 order by 2 desc, 1"
+    )))
+    .bind(symbol)
+    .bind(from)
+    .bind(to)
+    .fetch_all(pool)
+    .await?;
+    let growth = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "with g as (select (r.response->'exact'->>'growth_factor')::numeric as gf, r.lambos
+                    from results r join queries q on q.id = r.query_id where {w}),
+              o as (select gf, row_number() over (order by gf) as rn, count(*) over () as n from g)
+         select (select count(*) from g) as results,
+                (select avg(gf) from o where rn in ((n + 1) / 2, (n + 2) / 2)) as median,
+                (select count(*) from g where lambos >= 1) as lambo,
+                (select count(*) from g where gf < 0) as loss,
+                (select count(*) from g where gf >= 0 and gf < 1) as under_2x,
+                (select count(*) from g where gf >= 1 and gf < 10) as x2_to_11,
+                (select count(*) from g where gf >= 10 and gf < 100) as x11_to_101,
+                (select count(*) from g where gf >= 100) as over_101x"
+    )))
+    .bind(symbol)
+    .bind(from)
+    .bind(to)
+    .fetch_one(pool)
+    .await?;
+    Ok(Report {
+        total,
+        answered,
+        client_errors,
+        server_errors,
+        cache_hits,
+        per_symbol,
+        per_day,
+        errors,
+        growth,
+    })
 }

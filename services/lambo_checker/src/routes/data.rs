@@ -437,31 +437,9 @@ pub async fn report(
     {
         return Err(Problem::invalid_field("from", "must be before to"));
     }
-    const WHERE: &str =
-        "($1::text is null or q.symbol = $1) and ($2::timestamptz is null or q.created_at >= $2)
-                         and ($3::timestamptz is null or q.created_at < $3)";
-    let pool = &checker.pool;
-    // Only the constant WHERE above is spliced in; every value is bound.
-    let totals = sqlx::query(sqlx::AssertSqlSafe(format!(
-        "select count(*) as total, count(*) filter (where status < 400) as answered,
-                count(*) filter (where status between 400 and 499) as client_errors,
-                count(*) filter (where status >= 500) as server_errors,
-                count(*) filter (where cache_hit) as cache_hits
-         from queries q where {WHERE}"
-    )))
-    .bind(symbol)
-    .bind(from)
-    .bind(to)
-    .fetch_one(pool)
-    .await
-    .map_err(db)?;
-    let n = |k: &str| totals.try_get::<i64, _>(k).map_err(db);
-    let (total, answered, client_errors, server_errors) = (
-        n("total")?,
-        n("answered")?,
-        n("client_errors")?,
-        n("server_errors")?,
-    );
+    let r = storage::report(&checker.pool, symbol, from, to)
+        .await
+        .map_err(db)?;
     let ratio = |a: i64, b: i64| {
         if b == 0 {
             Value::Null
@@ -469,65 +447,25 @@ pub async fn report(
             domain::exact((Decimal::from(a) / Decimal::from(b)).round_dp(4)).into()
         }
     };
-    let list = |sql: String| async move {
-        sqlx::query(sqlx::AssertSqlSafe(sql))
-            .bind(symbol)
-            .bind(from)
-            .bind(to)
-            .fetch_all(pool)
-            .await
-            .map_err(db)
-    };
-    let per_symbol = list(format!(
-        "select coalesce(q.symbol, '(invalid)') as symbol, count(*) as queries,
-                count(*) filter (where status < 400) as answered
-         from queries q where {WHERE} group by 1 order by 2 desc, 1"
-    ))
-    .await?
-    .iter()
-    .map(|r| {
-        Ok(
-            json!({ "symbol": r.try_get::<String, _>("symbol")?, "queries": r.try_get::<i64, _>("queries")?,
-                   "answered": r.try_get::<i64, _>("answered")? }),
-        )
-    })
-    .collect::<Result<Vec<Value>, sqlx::Error>>()
-    .map_err(db)?;
-    let per_day = list(format!(
-        "select to_char(date_trunc('day', q.created_at at time zone 'UTC'), 'YYYY-MM-DD') as day, count(*) as queries
-         from queries q where {WHERE} group by 1 order by 1"
-    ))
-    .await?
-    .iter()
-    .map(|r| Ok(json!({ "day": r.try_get::<String, _>("day")?, "queries": r.try_get::<i64, _>("queries")? })))
-    .collect::<Result<Vec<Value>, sqlx::Error>>()
-    .map_err(db)?;
-    let errors = list(format!(
-        "select outcome, count(*) as n from queries q where {WHERE} and status >= 400 group by 1 order by 2 desc, 1"
-    ))
-    .await?
-    .iter()
-    .map(|r| Ok(json!({ "outcome": r.try_get::<String, _>("outcome")?, "count": r.try_get::<i64, _>("n")? })))
-    .collect::<Result<Vec<Value>, sqlx::Error>>()
-    .map_err(db)?;
-    let growth = list(format!(
-        "with g as (select (r.response->'exact'->>'growth_factor')::numeric as gf, r.lambos
-                    from results r join queries q on q.id = r.query_id where {WHERE}),
-              o as (select gf, row_number() over (order by gf) as rn, count(*) over () as n from g)
-         select (select count(*) from g) as results,
-                (select avg(gf) from o where rn in ((n + 1) / 2, (n + 2) / 2)) as median,
-                (select count(*) from g where lambos >= 1) as lambo,
-                (select count(*) from g where gf < 0) as loss,
-                (select count(*) from g where gf >= 0 and gf < 1) as under_2x,
-                (select count(*) from g where gf >= 1 and gf < 10) as x2_to_11,
-                (select count(*) from g where gf >= 10 and gf < 100) as x11_to_101,
-                (select count(*) from g where gf >= 100) as over_101x"
-    ))
-    .await?;
-    let g = growth.first().ok_or_else(Problem::internal)?;
-    let gi = |k: &str| g.try_get::<i64, _>(k).map_err(db);
-    let results = gi("results")?;
-    let median: Option<Decimal> = g.try_get("median").map_err(db)?;
+    let (total, answered, client_errors, server_errors) =
+        (r.total, r.answered, r.client_errors, r.server_errors);
+    let per_symbol: Vec<Value> = r
+        .per_symbol
+        .iter()
+        .map(|(symbol, queries, answered)| json!({ "symbol": symbol, "queries": queries, "answered": answered }))
+        .collect();
+    let per_day: Vec<Value> = r
+        .per_day
+        .iter()
+        .map(|(day, queries)| json!({ "day": day, "queries": queries }))
+        .collect();
+    let errors: Vec<Value> = r
+        .errors
+        .iter()
+        .map(|(outcome, count)| json!({ "outcome": outcome, "count": count }))
+        .collect();
+    let g = &r.growth;
+    let (results, median) = (g.results, g.median);
     let top: Vec<Value> = per_symbol
         .iter()
         .filter(|s| s["symbol"] != "(invalid)" && s["answered"].as_i64().unwrap_or(0) > 0)
@@ -537,7 +475,7 @@ pub async fn report(
     Ok(HttpResponse::Ok().json(json!({
         "filters": { "symbol": symbol, "from": from, "to": to },
         "totals": { "queries": total, "answered": answered, "client_errors": client_errors,
-                    "server_errors": server_errors, "cache_hits": n("cache_hits")?, "results": results },
+                    "server_errors": server_errors, "cache_hits": r.cache_hits, "results": results },
         "error_rate": ratio(client_errors + server_errors, total),
         "server_error_rate": ratio(server_errors, total),
         "errors_by_outcome": errors,
@@ -547,15 +485,15 @@ pub async fn report(
         "growth_factor": {
             "median": median.map(|m| domain::exact(m.round_dp(8))),
             "distribution": [
-                { "bucket": "< 0 (lost money)", "count": gi("loss")? },
-                { "bucket": "0 to < 1 (less than doubled)", "count": gi("under_2x")? },
-                { "bucket": "1 to < 10", "count": gi("x2_to_11")? },
-                { "bucket": "10 to < 100", "count": gi("x11_to_101")? },
-                { "bucket": ">= 100", "count": gi("over_101x")? },
+                { "bucket": "< 0 (lost money)", "count": g.loss },
+                { "bucket": "0 to < 1 (less than doubled)", "count": g.under_2x },
+                { "bucket": "1 to < 10", "count": g.x2_to_11 },
+                { "bucket": "10 to < 100", "count": g.x11_to_101 },
+                { "bucket": ">= 100", "count": g.over_101x },
             ],
         },
-        "lambo_share": ratio(gi("lambo")?, results),
-        "lambo_results": gi("lambo")?,
+        "lambo_share": ratio(g.lambo, results),
+        "lambo_results": g.lambo,
     })))
 }
 
