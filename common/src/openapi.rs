@@ -82,33 +82,9 @@ pub fn security_scheme(name: &str) -> Option<SecurityScheme> {
     }
 }
 
-/// Names of the security schemes `doc`'s operations require that it does not declare.
-pub fn undeclared_security(doc: &OpenApi) -> Vec<String> {
-    let declared = doc.components.as_ref().map(|c| &c.security_schemes);
-    let mut missing: Vec<String> = referenced_security(doc)
-        .into_iter()
-        .filter(|n| !declared.is_some_and(|d| d.contains_key(n)))
-        .collect();
-    missing.dedup();
-    missing
-}
-
-fn referenced_security(doc: &OpenApi) -> Vec<String> {
-    let mut names: Vec<String> = doc
-        .paths
-        .paths
-        .values()
-        .flat_map(|item| {
-            [
-                item.get.as_ref(),
-                item.put.as_ref(),
-                item.post.as_ref(),
-                item.delete.as_ref(),
-                item.patch.as_ref(),
-            ]
-            .into_iter()
-            .flatten()
-        })
+/// Names of the security schemes `doc`'s operations require, each once.
+fn referenced_security(doc: &mut OpenApi) -> Vec<String> {
+    let mut names: Vec<String> = operations(doc)
         .flat_map(|op| op.security.iter().flatten())
         .filter_map(|req| serde_json::to_value(req).ok())
         .filter_map(|v| v.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()))

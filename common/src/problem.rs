@@ -167,6 +167,55 @@ pub fn catalogue(groups: &[&[ProblemType]]) -> Vec<ProblemType> {
     all
 }
 
+/// Declares a service's own problem codes as one enum: each variant maps to its code,
+/// HTTP status, title and description in one place, and gets `Code::X.problem(detail)`,
+/// `status()`, `problem_type()` and `Code::types()` (for the service's catalogue).
+#[macro_export]
+macro_rules! problem_codes {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident {
+        $($variant:ident => ($code:literal, $status:ident, $title:expr, $description:expr $(,)?)),+ $(,)?
+    }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        $vis enum $name {
+            $($variant),+
+        }
+
+        impl $name {
+            /// Every code, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The HTTP status of problems of this code.
+            pub fn status(self) -> ::actix_web::http::StatusCode {
+                match self {
+                    $($name::$variant => ::actix_web::http::StatusCode::$status),+
+                }
+            }
+
+            /// The code's type: what `/problems/<code>` describes.
+            pub fn problem_type(self) -> $crate::problem::ProblemType {
+                match self {
+                    $($name::$variant => $crate::problem::ProblemType {
+                        code: $code,
+                        title: $title,
+                        description: $description,
+                    }),+
+                }
+            }
+
+            /// Every code's type, for the catalogue.
+            pub fn types() -> Vec<$crate::problem::ProblemType> {
+                Self::ALL.iter().map(|c| c.problem_type()).collect()
+            }
+
+            /// A problem of this code.
+            pub fn problem(self, detail: impl Into<String>) -> $crate::Problem {
+                $crate::Problem::new(self.status(), self.problem_type().code, detail)
+            }
+        }
+    };
+}
+
 /// A problem document. `code` is stable and meant for programs; `detail` for people.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Problem {

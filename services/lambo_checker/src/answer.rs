@@ -274,6 +274,21 @@ impl LamboAnswer {
         })
     }
 
+    /// The original shape's two parts as JSON text, as the gRPC `apiResponse` and the
+    /// GraphQL `processRequest` carry them: `(message, graph_data)`.
+    pub fn original_parts(&self) -> Result<(String, String), Problem> {
+        let text = |v: Result<String, serde_json::Error>| {
+            v.map_err(|e| {
+                tracing::error!(error = %e, "an answer part did not serialise");
+                Problem::internal()
+            })
+        };
+        Ok((
+            text(serde_json::to_string(&self.message))?,
+            text(serde_json::to_string(&self.graph_data))?,
+        ))
+    }
+
     /// Parses an answer's JSON text (from the cache or the results table).
     pub fn parse(text: &str) -> Result<Self, Problem> {
         serde_json::from_str(text).map_err(|e| {

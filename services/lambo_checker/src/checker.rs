@@ -286,16 +286,13 @@ impl Checker {
     async fn computed(&self, q: &Question) -> Result<Answer, Problem> {
         let answer = self.compute(q).await?;
         let lambos = answer.exact.lambos;
-        let serialize = |v: &LamboAnswer| {
-            serde_json::to_value(v).map_err(|e| {
-                tracing::error!(error = %e, "an answer did not serialise");
-                Problem::internal()
-            })
-        };
-        let body = serialize(&answer)?.to_string();
+        let mut stored = serde_json::to_value(&answer).map_err(|e| {
+            tracing::error!(error = %e, "an answer did not serialise");
+            Problem::internal()
+        })?;
+        let body = stored.to_string();
         // The results table keeps the figures and the method; the chart series is
         // left out (it is the stored candles again, and most of the bytes).
-        let mut stored = serialize(&answer)?;
         if let Some(obj) = stored.as_object_mut() {
             obj.remove("graph_data");
         }

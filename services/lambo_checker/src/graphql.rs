@@ -141,16 +141,8 @@ impl Query {
         investment: i32,
     ) -> async_graphql::Result<ProcessRequestResult> {
         let answer = ask(ctx, symbol, investment.to_string(), Options::default()).await?;
-        let text = |v: Result<String, serde_json::Error>| {
-            v.map_err(|e| {
-                tracing::error!(error = %e, "an answer part did not serialise");
-                gql_err(common::Problem::internal())
-            })
-        };
-        Ok(ProcessRequestResult {
-            message: text(serde_json::to_string(&answer.message))?,
-            graph_data: text(serde_json::to_string(&answer.graph_data))?,
-        })
+        let (message, graph_data) = answer.original_parts().map_err(gql_err)?;
+        Ok(ProcessRequestResult { message, graph_data })
     }
 
     /// The whole answer, typed: every figure (exact decimals), the verdict, the
@@ -191,15 +183,15 @@ impl Query {
         Ok(rows
             .into_iter()
             .map(|r| {
-                let answer: Option<LamboAnswer> = serde_json::from_value(r.response).ok();
+                let (verdict, growth_factor) = r.verdict_and_growth().unzip();
                 StoredResult {
                     id: r.query_id,
                     created_at: rfc3339(r.created_at),
                     symbol: r.symbol,
                     investment: domain::exact(r.investment),
                     lambos: domain::exact(r.lambos),
-                    growth_factor: answer.as_ref().map(|a| domain::exact(a.exact.growth_factor)),
-                    verdict: answer.map(|a| a.verdict),
+                    growth_factor,
+                    verdict,
                 }
             })
             .collect())

@@ -53,19 +53,9 @@ impl pb::api_server::Api for GrpcApi {
             .await
             .and_then(|a| a.typed())
             .map_err(|p| status_of(&p))?;
-        Ok(Response::new(pb::ApiResponse {
-            message: json_text(&answer.message)?,
-            graph_data: json_text(&answer.graph_data)?,
-        }))
+        let (message, graph_data) = answer.original_parts().map_err(|p| status_of(&p))?;
+        Ok(Response::new(pb::ApiResponse { message, graph_data }))
     }
-}
-
-/// The JSON text the original sent in `message` and `graph_data`.
-fn json_text<T: serde::Serialize>(v: &T) -> Result<String, Status> {
-    serde_json::to_string(v).map_err(|e| {
-        tracing::error!(error = %e, "an answer part did not serialise");
-        status_of(&Problem::internal())
-    })
 }
 
 /// A problem as a gRPC status: the closest code, the detail as message, the

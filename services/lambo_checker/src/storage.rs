@@ -352,6 +352,15 @@ pub struct StoredResult {
     pub method: Option<String>,
 }
 
+impl StoredResult {
+    /// The answer's verdict and exact growth factor (`None` when the document does
+    /// not parse as an answer).
+    pub fn verdict_and_growth(&self) -> Option<(String, String)> {
+        let a: crate::answer::LamboAnswer = serde_json::from_value(self.response.clone()).ok()?;
+        Some((a.verdict, crate::domain::exact(a.exact.growth_factor)))
+    }
+}
+
 const RESULT_COLUMNS: &str =
     "select r.query_id, q.created_at, r.symbol, r.investment, r.lambos, r.response, q.method
      from results r join queries q on q.id = r.query_id";

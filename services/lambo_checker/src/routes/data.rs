@@ -15,7 +15,6 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use sqlx::Row;
 
-use crate::answer::LamboAnswer;
 use crate::checker::{Checker, RawQuestion, parse_asset};
 use crate::domain::{self, Interval};
 use crate::storage;
@@ -65,15 +64,15 @@ pub struct ResultsQuery {
 }
 
 fn result_row(r: storage::StoredResult, full: bool) -> Value {
-    let answer: Option<LamboAnswer> = serde_json::from_value(r.response.clone()).ok();
+    let (verdict, growth_factor) = r.verdict_and_growth().unzip();
     let mut v = json!({
         "id": r.query_id,
         "created_at": r.created_at,
         "symbol": r.symbol,
         "investment": domain::exact(r.investment),
         "lambos": domain::exact(r.lambos),
-        "growth_factor": answer.as_ref().map(|a| domain::exact(a.exact.growth_factor)),
-        "verdict": answer.map(|a| a.verdict),
+        "growth_factor": growth_factor,
+        "verdict": verdict,
         "method": r.method,
     });
     if full {
