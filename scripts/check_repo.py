@@ -107,6 +107,9 @@ def check_layout(crate, desc):
             text = open(path, encoding="utf-8").read()
             if rel != "state.rs" and re.search(r"^pub(\([a-z]+\))? struct State\b", text, re.M):
                 fail(f"services/{crate}/src/{rel}: the handlers' State belongs in state.rs")
+            in_storage = rel == "storage.rs" or rel.startswith("storage" + os.sep)
+            if not in_storage and re.search(r"\bsqlx::(query|query_as|query_scalar|raw_sql)\b", text):
+                fail(f"services/{crate}/src/{rel}: SQL belongs in the storage module (storage.rs or storage/)")
             if rel.startswith("routes") and "crate::startup" in text:
                 fail(f"services/{crate}/src/{rel}: routes import from startup (a loop); use state.rs")
 

@@ -97,7 +97,6 @@ pub struct Settings {
     #[schema(value_type = Object)]
     pub jwt: JwtSettings,
     /// Background analysis jobs (`/api/v1/analyze_async`).
-    #[schema(value_type = Object)]
     pub jobs: crate::jobs::JobSettings,
     /// Browser origins allowed cross-origin (`DELOS_LAMBO_CHECKER__CORS__ALLOWED_ORIGINS`); default none.
     #[schema(value_type = Object)]

@@ -1,8 +1,6 @@
 //! The sensor vocabulary: types of parameters, exact values, timestamps with
 //! their offsets, opaque cursors and aggregate buckets. Pure functions only.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, TimeZone, Utc};
 use serde::Serialize;
 use serde_json::value::RawValue;
@@ -212,35 +210,6 @@ pub fn format_offset(offset: i32) -> String {
     }
 }
 
-/// Version tag inside every cursor, so the format can change without old cursors
-/// being misread.
-const CURSOR_VERSION: &str = "s1";
-
-/// Encodes a keyset position as an opaque string.
-pub fn encode_cursor(parts: &[&str]) -> String {
-    let mut s = String::from(CURSOR_VERSION);
-    for p in parts {
-        s.push('|');
-        s.push_str(p);
-    }
-    URL_SAFE_NO_PAD.encode(s)
-}
-
-/// Decodes a cursor into its parts (`n` of them), if this service made it.
-pub fn decode_cursor(cursor: &str, n: usize) -> Option<Vec<String>> {
-    if cursor.is_empty() || cursor.len() > 1024 {
-        return None;
-    }
-    let bytes = URL_SAFE_NO_PAD.decode(cursor).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let mut parts = text.split('|');
-    if parts.next()? != CURSOR_VERSION {
-        return None;
-    }
-    let parts: Vec<String> = parts.map(str::to_owned).collect();
-    (parts.len() == n).then_some(parts)
-}
-
 /// Parses a bucket width (`30s`, `15m`, `1h`, `1d`) into seconds.
 pub fn parse_bucket(s: &str) -> Result<i64, String> {
     let err = || format!("{s:?} is not a bucket width such as 30s, 15m, 1h or 1d");
@@ -318,15 +287,6 @@ mod tests {
         ] {
             assert!(check_number(bad).is_err(), "{bad}");
         }
-    }
-
-    #[test]
-    fn cursors_round_trip_and_reject_strangers() {
-        let c = encode_cursor(&["1709806927315194", "7"]);
-        assert_eq!(decode_cursor(&c, 2).unwrap(), vec!["1709806927315194", "7"]);
-        assert!(decode_cursor(&c, 3).is_none());
-        assert!(decode_cursor("garbage!", 2).is_none());
-        assert!(decode_cursor(&URL_SAFE_NO_PAD.encode("x1|1|2"), 2).is_none());
     }
 
     #[test]

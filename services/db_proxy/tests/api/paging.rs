@@ -140,8 +140,16 @@ async fn bad_page_parameters_are_refused_with_422() {
         ("start=99999999999999999999", "start too large"),
         ("cursor=", "empty cursor"),
         ("cursor=garbage", "garbage cursor"),
-        ("cursor=djE6MA", "cursor of seq 0"),
-        ("cursor=djI6NQ", "cursor of an unknown version"),
+        ("cursor=WyJvcmRlcnMuc2VxX2Rlc2MudjEiLCIwIl0", "cursor of seq 0"),
+        (
+            "cursor=WyJvcmRlcnMuc2VxX2Rlc2MudjIiLCI1Il0",
+            "cursor of an unknown version",
+        ),
+        (
+            "cursor=WyJyZXN1bHRzLmlkX2Rlc2MudjEiLCI1Il0",
+            "cursor of another list",
+        ),
+        ("cursor=djE6NQ", "the text cursor of earlier releases"),
         ("cursor=%00%01", "binary cursor"),
     ];
     for (query, case) in cases {

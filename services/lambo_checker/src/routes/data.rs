@@ -6,46 +6,30 @@
 //! Redis for good (they never change), current prices for `price_cache_ttl_secs`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, NaiveDate, Utc};
 use common::Problem;
 use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
-use sqlx::Row;
 
 use crate::checker::{Checker, RawQuestion, parse_asset};
 use crate::domain::{self, Interval};
 use crate::storage;
+use common::paging::Keyset;
 
-fn encode(parts: &[&str]) -> String {
-    URL_SAFE_NO_PAD.encode(parts.join("|"))
-}
+use super::QUERY_LOG;
 
-fn decode(c: &str, kind: &str, n: usize) -> Result<Vec<String>, Problem> {
-    let bad = || Problem::invalid_field("cursor", "is not a cursor this API handed out for this list");
-    let bytes = URL_SAFE_NO_PAD.decode(c).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let parts: Vec<String> = text.split('|').map(str::to_owned).collect();
-    if parts.len() != n + 1 || parts[0] != kind {
-        return Err(bad());
-    }
-    Ok(parts[1..].to_vec())
-}
+/// The lists these routes page; `/api/logs/` shares the query log's with `/queries`.
+const RESULTS: Keyset = Keyset::new("results.id_desc", 1);
+const CANDLES: Keyset = Keyset::new("candles.time_source_interval_desc", 1);
 
-fn limit(raw: Option<&str>) -> Result<i64, Problem> {
+fn limit(raw: Option<&str>) -> Result<u32, Problem> {
     const LIMIT: common::paging::PageSize = common::paging::PageSize::new("limit", 20, 100);
-    LIMIT.parse(raw).map(i64::from)
+    LIMIT.parse(raw)
 }
 
-fn page(rows: Vec<Value>, limit: i64, cursor_of: impl Fn(&Value) -> String) -> Value {
-    let keep = usize::try_from(limit).unwrap_or(usize::MAX);
-    let more = rows.len() > keep;
-    let mut rows = rows;
-    rows.truncate(keep);
-    let next = if more { rows.last().map(cursor_of) } else { None };
-    json!({ "data": rows, "next_cursor": next })
+fn page<T: serde::Serialize>(data: &[T], next_cursor: Option<String>) -> Value {
+    json!({ "data": data, "next_cursor": next_cursor })
 }
 
 fn db(e: sqlx::Error) -> Problem {
@@ -91,17 +75,18 @@ pub async fn results(
 ) -> Result<HttpResponse, Problem> {
     let limit = limit(q.limit.as_deref())?;
     let symbol = q.symbol.as_deref().map(|s| parse_asset(Some(s))).transpose()?;
-    let before = match q.cursor.as_deref() {
-        None => i64::MAX,
-        Some(c) => decode(c, "res", 1)?[0].parse().map_err(|_| {
-            Problem::invalid_field("cursor", "is not a cursor this API handed out for this list")
-        })?,
-    };
-    let rows = storage::results_page(&checker.pool, before, symbol.map(|a| a.symbol), limit + 1)
-        .await
-        .map_err(db)?;
-    let rows = rows.into_iter().map(|r| result_row(r, false)).collect();
-    Ok(HttpResponse::Ok().json(page(rows, limit, |v| encode(&["res", &v["id"].to_string()]))))
+    let before = q.cursor.as_deref().map(|c| RESULTS.key(c)).transpose()?;
+    let mut rows = storage::results_page(
+        &checker.pool,
+        before.unwrap_or(i64::MAX),
+        symbol.map(|a| a.symbol),
+        i64::from(limit) + 1,
+    )
+    .await
+    .map_err(db)?;
+    let next = RESULTS.next_page(&mut rows, limit, |r| r.query_id);
+    let rows: Vec<Value> = rows.into_iter().map(|r| result_row(r, false)).collect();
+    Ok(HttpResponse::Ok().json(page(&rows, next)))
 }
 
 /// One stored result with the whole answer document; unknown id 404.
@@ -140,56 +125,25 @@ pub struct LogsQuery {
 pub async fn logs(checker: web::Data<Checker>, q: web::Query<LogsQuery>) -> Result<HttpResponse, Problem> {
     let limit = limit(q.limit.as_deref())?;
     let symbol = q.symbol.as_deref().map(|s| parse_asset(Some(s))).transpose()?;
-    let (lo, hi) = match q.level.as_deref().map(str::trim) {
-        None | Some("") => (0, 999),
-        Some("info") => (0, 399),
-        Some("warning") => (400, 499),
-        Some("error") => (500, 999),
+    let statuses = match q.level.as_deref().map(str::trim) {
+        None | Some("") => 0..=999,
+        Some("info") => 0..=399,
+        Some("warning") => 400..=499,
+        Some("error") => 500..=999,
         Some(_) => return Err(Problem::invalid_field("level", "must be info, warning or error")),
     };
-    let before = match q.cursor.as_deref() {
-        None => i64::MAX,
-        Some(c) => decode(c, "log", 1)?[0].parse().map_err(|_| {
-            Problem::invalid_field("cursor", "is not a cursor this API handed out for this list")
-        })?,
-    };
-    let rows = sqlx::query(
-        "select id, created_at, channel, client, symbol_raw, symbol, investment, method, status, outcome,
-                cache_hit, duration_ms
-         from queries where id < $1 and ($2::text is null or symbol = $2) and status between $3 and $4
-         order by id desc limit $5",
+    let before = q.cursor.as_deref().map(|c| QUERY_LOG.key(c)).transpose()?;
+    let mut rows = storage::logs_page(
+        &checker.pool,
+        before.unwrap_or(i64::MAX),
+        symbol.map(|a| a.symbol),
+        statuses,
+        i64::from(limit) + 1,
     )
-    .bind(before)
-    .bind(symbol.map(|a| a.symbol))
-    .bind(lo)
-    .bind(hi)
-    .bind(limit + 1)
-    .fetch_all(&checker.pool)
     .await
     .map_err(db)?;
-    let rows = rows
-        .iter()
-        .map(|r| {
-            let status: i16 = r.try_get("status")?;
-            Ok(json!({
-                "id": r.try_get::<i64, _>("id")?,
-                "created_at": r.try_get::<DateTime<Utc>, _>("created_at")?,
-                "level": match status { 500.. => "error", 400.. => "warning", _ => "info" },
-                "channel": r.try_get::<String, _>("channel")?,
-                "client": r.try_get::<String, _>("client")?,
-                "symbol_raw": r.try_get::<Option<String>, _>("symbol_raw")?,
-                "symbol": r.try_get::<Option<String>, _>("symbol")?,
-                "investment": r.try_get::<Option<String>, _>("investment")?,
-                "method": r.try_get::<Option<String>, _>("method")?,
-                "status": status,
-                "outcome": r.try_get::<String, _>("outcome")?,
-                "cache_hit": r.try_get::<bool, _>("cache_hit")?,
-                "duration_ms": r.try_get::<Option<i32>, _>("duration_ms")?,
-            }))
-        })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(db)?;
-    Ok(HttpResponse::Ok().json(page(rows, limit, |v| encode(&["log", &v["id"].to_string()]))))
+    let next = QUERY_LOG.next_page(&mut rows, limit, |r| r.id);
+    Ok(HttpResponse::Ok().json(page(&rows, next)))
 }
 
 /// Query of the price routes.
@@ -239,24 +193,18 @@ pub async fn current(
         v["cache"] = "hit".into();
         return Ok(HttpResponse::Ok().json(v));
     }
-    let row = sqlx::query(
-        "select source, pair, interval, open_time, close from candles
-         where symbol = $1 order by open_time desc, source limit 1",
-    )
-    .bind(asset.symbol)
-    .fetch_optional(&checker.pool)
-    .await
-    .map_err(db)?
-    .ok_or_else(|| Problem::not_found(format!("no prices of {} are stored yet", asset.symbol)))?;
-    let close: Decimal = row.try_get("close").map_err(db)?;
+    let c = storage::newest_candle(&checker.pool, asset.symbol)
+        .await
+        .map_err(db)?
+        .ok_or_else(|| Problem::not_found(format!("no prices of {} are stored yet", asset.symbol)))?;
     let mut v = json!({
         "symbol": asset.symbol,
-        "price": domain::exact(close),
+        "price": domain::exact(c.close),
         "currency": checker.lambo_currency,
-        "open_time": row.try_get::<DateTime<Utc>, _>("open_time").map_err(db)?,
-        "interval": row.try_get::<String, _>("interval").map_err(db)?,
-        "source": row.try_get::<String, _>("source").map_err(db)?,
-        "pair": row.try_get::<String, _>("pair").map_err(db)?,
+        "open_time": c.open_time,
+        "interval": c.interval,
+        "source": c.source,
+        "pair": c.pair,
         "note": "the close of the newest complete stored candle",
     });
     if checker.price_cache_ttl_secs > 0 {
@@ -281,17 +229,8 @@ pub async fn opening(
         v["cache"] = "hit".into();
         return Ok(HttpResponse::Ok().json(v));
     }
-    let load = || async {
-        sqlx::query(
-            "select source, interval, since, opening, open_times, closes from opening_averages
-             where symbol = $1 order by created_at, source, interval",
-        )
-        .bind(asset.symbol)
-        .fetch_all(&checker.pool)
-        .await
-    };
-    let mut rows = load().await.map_err(db)?;
-    if rows.is_empty() {
+    let mut stored = storage::openings(&checker.pool, asset.symbol).await.map_err(db)?;
+    if stored.is_empty() {
         // Computing an answer stores the opening window (for good).
         let question = checker.parse(&RawQuestion {
             symbol: Some(asset.symbol.to_string()),
@@ -299,25 +238,22 @@ pub async fn opening(
             ..RawQuestion::default()
         })?;
         checker.compute(&question).await?;
-        rows = load().await.map_err(db)?;
+        stored = storage::openings(&checker.pool, asset.symbol).await.map_err(db)?;
     }
-    let openings = rows
+    let openings: Vec<Value> = stored
         .iter()
-        .map(|r| {
-            let times: Vec<DateTime<Utc>> = r.try_get("open_times")?;
-            let closes: Vec<Decimal> = r.try_get("closes")?;
-            Ok(json!({
-                "source": r.try_get::<String, _>("source")?,
-                "interval": r.try_get::<String, _>("interval")?,
-                "since": r.try_get::<DateTime<Utc>, _>("since")?,
-                "opening": domain::exact(r.try_get::<Decimal, _>("opening")?),
-                "candles": times.iter().zip(&closes).map(|(t, c)| json!({
-                    "date": t.format("%Y-%m-%d").to_string(), "close": domain::exact(*c)
+        .map(|o| {
+            json!({
+                "source": o.source,
+                "interval": o.interval,
+                "since": o.since,
+                "opening": domain::exact(o.window.mean),
+                "candles": o.window.candles.iter().map(|c| json!({
+                    "date": c.open_time.format("%Y-%m-%d").to_string(), "close": domain::exact(c.close)
                 })).collect::<Vec<_>>(),
-            }))
+            })
         })
-        .collect::<Result<Vec<_>, sqlx::Error>>()
-        .map_err(db)?;
+        .collect();
     let mut v = json!({ "symbol": asset.symbol, "currency": checker.lambo_currency, "openings": openings });
     cache_set(&checker, &key, &v, None).await;
     v["cache"] = "miss".into();
@@ -342,22 +278,20 @@ pub async fn history(
                 .as_str(),
         ),
     };
-    let bad = || Problem::invalid_field("cursor", "is not a cursor this API handed out for this list");
-    let after = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let p = decode(c, "px", 3)?;
-            let micros: i64 = p[0].parse().map_err(|_| bad())?;
-            Some((
-                DateTime::from_timestamp_micros(micros).ok_or_else(bad)?,
-                p[1].clone(),
-                p[2].clone(),
-            ))
-        }
-    };
-    let rows = storage::candles_page(&checker.pool, asset.symbol, interval, after.as_ref(), limit + 1)
-        .await
-        .map_err(db)?
+    let after: Option<storage::CandleKey> = q.cursor.as_deref().map(|c| CANDLES.key(c)).transpose()?;
+    let mut rows = storage::candles_page(
+        &checker.pool,
+        asset.symbol,
+        interval,
+        after.as_ref(),
+        i64::from(limit) + 1,
+    )
+    .await
+    .map_err(db)?;
+    let next = CANDLES.next_page(&mut rows, limit, |c| {
+        (c.open_time, c.source.clone(), c.interval.clone())
+    });
+    let rows: Vec<Value> = rows
         .into_iter()
         .map(|c| {
             json!({
@@ -366,25 +300,10 @@ pub async fn history(
                 "interval": c.interval,
                 "source": c.source,
                 "pair": c.pair,
-                "_t": c.open_time.timestamp_micros(),
             })
         })
         .collect();
-    let mut doc = page(rows, limit, |v| {
-        encode(&[
-            "px",
-            &v["_t"].to_string(),
-            v["source"].as_str().unwrap_or_default(),
-            v["interval"].as_str().unwrap_or_default(),
-        ])
-    });
-    if let Some(data) = doc["data"].as_array_mut() {
-        for d in data {
-            if let Some(o) = d.as_object_mut() {
-                o.remove("_t");
-            }
-        }
-    }
+    let mut doc = page(&rows, next);
     doc["symbol"] = asset.symbol.into();
     doc["currency"] = checker.lambo_currency.clone().into();
     Ok(HttpResponse::Ok().json(doc))

@@ -3,8 +3,6 @@
 use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use common::Problem;
 use common::rate_limit::ClientId;
 use serde::Deserialize;
@@ -241,14 +239,9 @@ pub struct QueriesQuery {
     cursor: Option<String>,
 }
 
-fn encode_cursor(id: i64) -> String {
-    URL_SAFE_NO_PAD.encode(format!("q:{id}"))
-}
-
-fn decode_cursor(c: &str) -> Option<i64> {
-    let bytes = URL_SAFE_NO_PAD.decode(c).ok()?;
-    std::str::from_utf8(&bytes).ok()?.strip_prefix("q:")?.parse().ok()
-}
+/// The query log, newest first: one list for `/queries` and `/api/logs/` (the same
+/// rows in the same order), so their cursors are interchangeable.
+pub(crate) const QUERY_LOG: common::paging::Keyset = common::paging::Keyset::new("queries.id_desc", 1);
 
 /// The query log, newest first, keyset-paged with an opaque cursor.
 #[utoipa::path(get, tag = "query log", path = "/queries", params(QueriesQuery),
@@ -259,24 +252,12 @@ pub async fn queries(
     q: web::Query<QueriesQuery>,
 ) -> Result<HttpResponse, Problem> {
     const PAGE_SIZE: common::paging::PageSize = common::paging::PageSize::new("page_size", 20, 100);
-    let page_size = i64::from(PAGE_SIZE.parse(q.page_size.as_deref())?);
-    let before = match &q.cursor {
-        None => None,
-        Some(c) => Some(
-            decode_cursor(c)
-                .ok_or_else(|| Problem::invalid_field("cursor", "is not a cursor from this API"))?,
-        ),
-    };
-    let mut rows = storage::queries_page(&checker.pool, before, page_size + 1)
+    let page_size = PAGE_SIZE.parse(q.page_size.as_deref())?;
+    let before = q.cursor.as_deref().map(|c| QUERY_LOG.key(c)).transpose()?;
+    let mut rows = storage::queries_page(&checker.pool, before, i64::from(page_size) + 1)
         .await
         .map_err(common::db::problem)?;
-    let more = rows.len() > usize::try_from(page_size).unwrap_or(usize::MAX);
-    rows.truncate(usize::try_from(page_size).unwrap_or(usize::MAX));
-    let next = if more {
-        rows.last().map(|r| encode_cursor(r.id))
-    } else {
-        None
-    };
+    let next = QUERY_LOG.next_page(&mut rows, page_size, |r| r.id);
     let next_link = next
         .as_ref()
         .map(|c| format!("/queries?cursor={c}&page_size={page_size}"));
@@ -313,16 +294,4 @@ pub async fn status(
         "supported_symbols": crate::domain::supported_symbols(),
         "grpc_port": bridge.port,
     })))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn cursors_round_trip_and_reject_garbage() {
-        assert_eq!(decode_cursor(&encode_cursor(42)), Some(42));
-        assert_eq!(decode_cursor("nope"), None);
-        assert_eq!(decode_cursor(&URL_SAFE_NO_PAD.encode("x:1")), None);
-    }
 }

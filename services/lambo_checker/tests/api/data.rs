@@ -78,6 +78,31 @@ async fn results_and_logs_page_newest_first_across_inserts() {
     let c = page1["next_cursor"].as_str().unwrap();
     let page2 = json(&app, &format!("/api/logs/?limit=3&cursor={c}")).await;
     assert_eq!(page2["data"].as_array().unwrap().len(), 2);
+    // /queries pages the same rows in the same order: one list, one cursor.
+    let queries = json(&app, "/queries?page_size=3").await;
+    assert_eq!(queries["next_cursor"], page1["next_cursor"]);
+    let via_queries = json(&app, &format!("/queries?page_size=3&cursor={c}")).await;
+    let ids = |v: &serde_json::Value| {
+        v["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(ids(&via_queries), ids(&page2));
+    // A cursor of another list is refused, not misread.
+    let results_cursor = json(&app, "/api/results/?limit=1").await["next_cursor"].clone();
+    let res = app
+        .get(&format!("/api/logs/?cursor={}", results_cursor.as_str().unwrap()))
+        .await;
+    assert_problem(
+        res,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+        "results cursor on logs",
+    )
+    .await;
     let btc = json(&app, "/api/logs/?symbol=xbt").await;
     assert_eq!(btc["data"].as_array().unwrap().len(), 4, "symbols are normalised");
 }

@@ -10,6 +10,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{HttpRequest, web};
 use chrono::{DateTime, Utc};
 use common::Problem;
+use common::paging::Keyset;
 use serde::Serialize;
 
 use crate::config::Right;
@@ -126,11 +127,16 @@ pub fn require(req: &HttpRequest, state: &State, right: Right) -> Result<(), Pro
 }
 
 /// Parses a `limit`: `default` when absent, else 1..=`max` (the shared page-size rule).
-pub fn parse_limit(value: Option<&str>, default: u32, max: u32) -> Result<i64, Problem> {
-    common::paging::PageSize::new("limit", default, max)
-        .parse(value)
-        .map(i64::from)
+pub fn parse_limit(value: Option<&str>, default: u32, max: u32) -> Result<u32, Problem> {
+    common::paging::PageSize::new("limit", default, max).parse(value)
 }
+
+/// The lists these routes page (each a table in one order; see `common::paging`).
+pub const DEVICES: Keyset = Keyset::new("devices.name_asc", 1);
+pub const PARAMETERS: Keyset = Keyset::new("parameters.name_asc", 1);
+pub const READINGS_ASC: Keyset = Keyset::new("readings.time_series_asc", 1);
+pub const READINGS_DESC: Keyset = Keyset::new("readings.time_series_desc", 1);
+pub const RECORDS: Keyset = Keyset::new("records.series_time_asc", 1);
 
 /// Parses an optional query time named `field`.
 pub fn parse_time(field: &str, value: Option<&str>) -> Result<Option<DateTime<Utc>>, Problem> {
@@ -147,14 +153,6 @@ pub fn check_range(from: Option<DateTime<Utc>>, to: Option<DateTime<Utc>>) -> Re
         return Err(Problem::invalid_field("from", "must be before to"));
     }
     Ok(())
-}
-
-/// The problem for a cursor this service did not hand out.
-pub fn bad_cursor() -> Problem {
-    Problem::invalid_field(
-        "cursor",
-        "is not a cursor this service handed out (for this query)",
-    )
 }
 
 /// 404 naming the unknown device.

@@ -2,13 +2,12 @@
 //! `restricted` (API key with the `restricted` right) and `/status`.
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use chrono::DateTime;
 use common::Problem;
 use common::jwt::{AuthProblem, Caller, JwtVerifier};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{bad_cursor, parse_limit, require};
+use super::{RECORDS, parse_limit, require};
 use crate::config::Right;
 use crate::domain::{self, Kind, OutValue};
 use crate::state::State;
@@ -71,37 +70,11 @@ pub async fn process_request(
         Some("string") => true,
         Some(_) => return Err(Problem::invalid_field("graph_data", "must be array or string")),
     };
-    let after = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let p = domain::decode_cursor(c, 3).ok_or_else(bad_cursor)?;
-            if p[0] != "r" {
-                return Err(bad_cursor());
-            }
-            let sid: i32 = p[1].parse().map_err(|_| bad_cursor())?;
-            let micros: i64 = p[2].parse().map_err(|_| bad_cursor())?;
-            Some((
-                sid,
-                DateTime::from_timestamp_micros(micros).ok_or_else(bad_cursor)?,
-            ))
-        }
-    };
-    let mut rows = storage::records(&state.pool, after, limit + 1)
+    let after = q.cursor.as_deref().map(|c| RECORDS.key(c)).transpose()?;
+    let mut rows = storage::records(&state.pool, after, i64::from(limit) + 1)
         .await
         .map_err(common::db::problem)?;
-    let keep = usize::try_from(limit).unwrap_or(usize::MAX);
-    let next = if rows.len() > keep {
-        rows.truncate(keep);
-        rows.last().map(|r| {
-            domain::encode_cursor(&[
-                "r",
-                &r.reading.series_id.to_string(),
-                &r.reading.at.timestamp_micros().to_string(),
-            ])
-        })
-    } else {
-        None
-    };
+    let next = RECORDS.next_page(&mut rows, limit, |r| (r.reading.series_id, r.reading.at));
     let records: Vec<Record> = rows
         .into_iter()
         .map(|r| Record {

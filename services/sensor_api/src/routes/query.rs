@@ -3,13 +3,15 @@
 use std::collections::HashMap;
 
 use actix_web::{HttpResponse, web};
-use chrono::DateTime;
 use common::Problem;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{ReadingOut, bad_cursor, check_range, enc, parse_limit, parse_time, unknown_device};
-use crate::domain::{self, format_utc};
+use super::{
+    DEVICES, PARAMETERS, READINGS_ASC, READINGS_DESC, ReadingOut, check_range, enc, parse_limit, parse_time,
+    unknown_device,
+};
+use crate::domain::format_utc;
 use crate::state::State;
 use crate::storage::{self, ReadingsQuery};
 
@@ -22,27 +24,17 @@ pub struct PageQuery {
     cursor: Option<String>,
 }
 
-fn name_cursor(cursor: Option<&str>) -> Result<Option<String>, Problem> {
-    cursor
-        .map(|c| {
-            domain::decode_cursor(c, 1)
-                .and_then(|mut p| p.pop())
-                .ok_or_else(bad_cursor)
-        })
-        .transpose()
-}
-
 /// Devices with readings, by name, with their parameter and reading counts.
 #[utoipa::path(get, tag = "devices", path = "/api/v1/devices", params(PageQuery),
     responses((status = 200, description = "{data: [{device, parameters, readings, first, last}], next_cursor}"),
               (status = 422, body = Problem), (status = 429, body = Problem)))]
 pub async fn get_devices(state: web::Data<State>, q: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let limit = parse_limit(q.limit.as_deref(), 100, 1000)?;
-    let after = name_cursor(q.cursor.as_deref())?;
-    let mut rows = storage::devices(&state.pool, after.as_deref(), limit + 1)
+    let after: Option<String> = q.cursor.as_deref().map(|c| DEVICES.key(c)).transpose()?;
+    let mut rows = storage::devices(&state.pool, after.as_deref(), i64::from(limit) + 1)
         .await
         .map_err(common::db::problem)?;
-    let next = page_end(&mut rows, limit).map(|d| domain::encode_cursor(&[&d.device]));
+    let next = DEVICES.next_page(&mut rows, limit, |d| d.device.clone());
     let data: Vec<_> = rows
         .iter()
         .map(|d| {
@@ -62,18 +54,6 @@ pub async fn get_devices(state: web::Data<State>, q: web::Query<PageQuery>) -> R
     })))
 }
 
-/// Keeps `limit` of the `limit + 1` rows fetched; the last kept one is where the
-/// next page starts, if there is one.
-fn page_end<T>(rows: &mut Vec<T>, limit: i64) -> Option<&T> {
-    let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-    if rows.len() > limit {
-        rows.truncate(limit);
-        rows.last()
-    } else {
-        None
-    }
-}
-
 /// The parameters of a device: type, reading count, first and last time.
 #[utoipa::path(get, tag = "devices", path = "/api/v1/devices/{device}/parameters", params(("device" = String, Path), PageQuery),
     responses((status = 200, description = "{device, data: [{parameter, type, readings, first, last}], next_cursor}"),
@@ -85,8 +65,8 @@ pub async fn get_parameters(
 ) -> Result<HttpResponse, Problem> {
     let device = path.into_inner();
     let limit = parse_limit(q.limit.as_deref(), 100, 1000)?;
-    let after = name_cursor(q.cursor.as_deref())?;
-    let mut rows = storage::series_of(&state.pool, &device, after.as_deref(), limit + 1)
+    let after: Option<String> = q.cursor.as_deref().map(|c| PARAMETERS.key(c)).transpose()?;
+    let mut rows = storage::series_of(&state.pool, &device, after.as_deref(), i64::from(limit) + 1)
         .await
         .map_err(common::db::problem)?;
     if rows.is_empty()
@@ -96,7 +76,7 @@ pub async fn get_parameters(
     {
         return Err(unknown_device(&device));
     }
-    let next = page_end(&mut rows, limit).map(|s| domain::encode_cursor(&[&s.parameter]));
+    let next = PARAMETERS.next_page(&mut rows, limit, |s| s.parameter.clone());
     let data: Vec<_> = rows
         .iter()
         .map(|s| {
@@ -181,20 +161,9 @@ pub async fn get_readings(
         Some("asc") => true,
         Some(_) => return Err(Problem::invalid_field("order", "must be asc or desc")),
     };
-    let direction = if ascending { "a" } else { "d" };
-    let after = match q.cursor.as_deref() {
-        None => None,
-        Some(c) => {
-            let parts = domain::decode_cursor(c, 3).ok_or_else(bad_cursor)?;
-            if parts[0] != direction {
-                return Err(bad_cursor());
-            }
-            let micros: i64 = parts[1].parse().map_err(|_| bad_cursor())?;
-            let at = DateTime::from_timestamp_micros(micros).ok_or_else(bad_cursor)?;
-            let sid: i32 = parts[2].parse().map_err(|_| bad_cursor())?;
-            Some((at, sid))
-        }
-    };
+    // Each order is its own list: a cursor of one direction is refused by the other.
+    let list = if ascending { READINGS_ASC } else { READINGS_DESC };
+    let after = q.cursor.as_deref().map(|c| list.key(c)).transpose()?;
     let all = storage::series_of(&state.pool, device, None, i64::MAX)
         .await
         .map_err(common::db::problem)?;
@@ -225,18 +194,12 @@ pub async fn get_readings(
             to,
             ascending,
             after,
-            limit: limit + 1,
+            limit: i64::from(limit) + 1,
         },
     )
     .await
     .map_err(common::db::problem)?;
-    let next = page_end(&mut rows, limit).map(|r| {
-        domain::encode_cursor(&[
-            direction,
-            &r.at.timestamp_micros().to_string(),
-            &r.series_id.to_string(),
-        ])
-    });
+    let next = list.next_page(&mut rows, limit, |r| (r.at, r.series_id));
     let data: Vec<ReadingOut> = rows
         .iter()
         .filter_map(|r| {
