@@ -114,6 +114,58 @@ def check_layout(crate, desc):
                 fail(f"services/{crate}/src/{rel}: routes import from startup (a loop); use state.rs")
 
 
+def module_imports(src):
+    """{top-level module: the top-level modules it uses through `crate::`}, tests and comments left out."""
+    graph = {}
+    for dirpath, _, files in os.walk(src):
+        for f in files:
+            rel = os.path.relpath(os.path.join(dirpath, f), src)
+            if not f.endswith(".rs") or rel in ("lib.rs", "main.rs") or rel.startswith("bin" + os.sep):
+                continue
+            module = rel.split(os.sep)[0].removesuffix(".rs")
+            text = open(os.path.join(dirpath, f), encoding="utf-8").read().split("#[cfg(test)]")[0]
+            code = "\n".join(l for l in text.splitlines() if not l.strip().startswith("//"))
+            used = set(re.findall(r"\bcrate::([a-z_][a-z0-9_]*)", code)) - {module}
+            graph.setdefault(module, set()).update(used)
+    return graph
+
+
+def import_circle(graph):
+    """One circle of module imports (a list ending where it starts), or None."""
+    state = {}
+
+    def visit(node, path):
+        state[node] = "open"
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == "open":
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state:
+                found = visit(nxt, path + [nxt])
+                if found:
+                    return found
+        state[node] = "done"
+        return None
+
+    for start in sorted(graph):
+        if start not in state:
+            found = visit(start, [start])
+            if found:
+                return found
+    return None
+
+
+def check_import_circles():
+    """A module that imports one that imports it back is one module in two files: cut
+    the circle by moving the type both need (a newcomer reads a crate bottom-up)."""
+    crates = [os.path.join("common", "src")] + [
+        os.path.join("services", c, "src") for c in sorted(os.listdir(os.path.join(ROOT, "services")))
+    ]
+    for rel in crates:
+        circle = import_circle(module_imports(os.path.join(ROOT, rel)))
+        if circle:
+            fail(f"{rel}: modules import each other in a circle: {' -> '.join(circle)}")
+
+
 def config_doc_block(text):
     """(head, tables, tail) of docs/configuration.md around the generated tables, or None."""
     if BEGIN not in text or END not in text:
@@ -208,6 +260,7 @@ def main():
             fail(f"services/{c}: `{c} --healthcheck` {problem} (the image's HEALTHCHECK)")
     for c in names:
         check_layout(c, desc.get(c))
+    check_import_circles()
     check_config_doc()
     override = compose_services(["docker-compose.yml", "deployment/local/compose.host.yml"])
     for c in names:

@@ -7,29 +7,7 @@ use rust_decimal::Decimal;
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::providers::ProviderKind;
-
-/// Base URLs of the price-history APIs (tests point them at wiremock).
-#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct ProviderUrls {
-    /// Kraken API root.
-    pub kraken: String,
-    /// Binance API root.
-    pub binance: String,
-    /// CoinGecko API root.
-    pub coingecko: String,
-}
-
-impl Default for ProviderUrls {
-    fn default() -> Self {
-        Self {
-            kraken: "https://api.kraken.com".into(),
-            binance: "https://api.binance.com".into(),
-            coingecko: "https://api.coingecko.com".into(),
-        }
-    }
-}
+use crate::providers::{ProviderKind, ProviderUrls};
 
 /// The gRPC listener.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -139,6 +117,19 @@ impl Settings {
     /// Loads defaults → `DELOS_CONFIG` file → environment.
     pub fn load() -> anyhow::Result<Self> {
         common::config::load("lambo_checker")
+    }
+
+    /// What the checker takes from these settings.
+    pub fn checker(&self) -> crate::checker::CheckerSettings {
+        crate::checker::CheckerSettings {
+            lambo_price: self.lambo_price,
+            lambo_currency: self.lambo_currency.clone(),
+            cache_ttl_secs: self.cache_ttl_secs,
+            price_cache_ttl_secs: self.price_cache_ttl_secs,
+            refresh: std::time::Duration::from_secs(self.refresh_secs),
+            backoff: std::time::Duration::from_secs(self.provider_backoff_secs),
+            max_points: self.max_points,
+        }
     }
 
     /// Fails on settings no answer could be computed with.

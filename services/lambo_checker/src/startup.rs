@@ -66,12 +66,12 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         chain,
         log,
         key_prefix,
-        &settings,
+        settings.checker(),
     ));
     if settings.import_bundled {
         let done = import_bundled(&pool, |_, _| {}).await?;
         if done.new > 0 {
-            checker.bump_data_version().await;
+            checker.cache.bump_data_version().await;
             tracing::info!(rows = done.rows, new = done.new, "bundled BTC history imported");
         }
     }
@@ -104,7 +104,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     });
     let warm_up = (settings.warm_up && !settings.providers.is_empty()).then(|| {
         let checker = checker.clone();
-        tokio::spawn(async move { checker.warm_up().await })
+        tokio::spawn(async move { checker.history.warm_up().await })
     });
     let auth = actix_web::web::Data::new(crate::routes::restricted::RestrictedAuth {
         jwt: common::jwt::JwtVerifier::new(&settings.jwt, http_jwt)?,

@@ -2,7 +2,7 @@
 //! their offsets, opaque cursors and aggregate buckets. Pure functions only.
 
 use chrono::{DateTime, FixedOffset, NaiveDateTime, SecondsFormat, TimeZone, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
 /// The type of a parameter, learned from its first reading.
@@ -237,6 +237,54 @@ pub fn bucket_start(at: DateTime<Utc>, width: i64) -> DateTime<Utc> {
     let t = at.timestamp();
     let start = t - t.rem_euclid(width);
     DateTime::from_timestamp(start, 0).unwrap_or(at)
+}
+
+// What ingest hands to storage, here so that neither imports the other.
+
+/// Where a reading was in its input: a line (NDJSON, CSV) or an index in the
+/// device's array (the original JSON shape).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pos {
+    /// 1-based line.
+    Line(u64),
+    /// 0-based index in the device's array.
+    Item(u64),
+}
+
+impl Pos {
+    /// Human- and machine-readable position (`line 12`, `$["device.foo"][17]`).
+    pub fn describe(self, device: &str) -> String {
+        match self {
+            Pos::Line(n) => format!("line {n}"),
+            Pos::Item(i) => format!(
+                "$[{}][{i}]",
+                serde_json::to_string(device).unwrap_or_else(|_| "?".into())
+            ),
+        }
+    }
+}
+
+/// A bad row: where it was and why it was refused.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
+pub struct Rejection {
+    /// `line N`, or a JSON path such as `$["device.foo"][17]`.
+    pub position: String,
+    pub reason: String,
+}
+
+/// A valid reading on its way to the loader. `series` indexes the batch's
+/// series table (names travel once per import, not once per row).
+#[derive(Debug, Clone)]
+pub struct Row {
+    pub pos: Pos,
+    /// Index into the import's series (see [`Batch::new_series`]).
+    pub series: u32,
+    pub at: DateTime<Utc>,
+    /// UTC offset as written, in seconds east.
+    pub offset: i32,
+    pub kind: Kind,
+    /// The number exactly as written, or the text.
+    pub value: String,
 }
 
 #[cfg(test)]

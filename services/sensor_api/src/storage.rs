@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
-use crate::domain::{Kind, OutValue};
-use crate::ingest::{Rejection, Row as InRow};
+use crate::domain::{Kind, OutValue, Rejection, Row as InRow};
 
 /// A series as the loader knows it.
 struct Slot {

@@ -76,10 +76,32 @@ pub enum ProviderKind {
     CoinGecko,
 }
 
+/// Base URLs of the price-history APIs (tests point them at wiremock).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ProviderUrls {
+    /// Kraken API root.
+    pub kraken: String,
+    /// Binance API root.
+    pub binance: String,
+    /// CoinGecko API root.
+    pub coingecko: String,
+}
+
+impl Default for ProviderUrls {
+    fn default() -> Self {
+        Self {
+            kraken: "https://api.kraken.com".into(),
+            binance: "https://api.binance.com".into(),
+            coingecko: "https://api.coingecko.com".into(),
+        }
+    }
+}
+
 /// Builds the configured chain on the service's pooled client.
 pub fn chain(
     kinds: &[ProviderKind],
-    urls: &crate::config::ProviderUrls,
+    urls: &ProviderUrls,
     http: reqwest::Client,
 ) -> Vec<Box<dyn PriceHistory>> {
     kinds

@@ -157,26 +157,6 @@ pub struct PriceQuery {
     cursor: Option<String>,
 }
 
-async fn cache_get(checker: &Checker, key: &str) -> Option<Value> {
-    let r: Result<Option<String>, _> = redis::cmd("GET")
-        .arg(key)
-        .query_async(&mut checker.redis.clone())
-        .await;
-    r.ok().flatten().and_then(|s| serde_json::from_str(&s).ok())
-}
-
-async fn cache_set(checker: &Checker, key: &str, v: &Value, ttl: Option<u64>) {
-    let mut cmd = redis::cmd("SET");
-    cmd.arg(key).arg(v.to_string());
-    if let Some(t) = ttl {
-        cmd.arg("EX").arg(t.max(1));
-    }
-    let r: Result<(), _> = cmd.query_async(&mut checker.redis.clone()).await;
-    if let Err(e) = r {
-        tracing::warn!(error = %e, "price cache unavailable");
-    }
-}
-
 /// The latest stored close of a coin, its time and source (cached `price_cache_ttl_secs`).
 #[utoipa::path(get, tag = "prices", path = "/api/price/current/", params(PriceQuery),
     responses((status = 200, description = "{symbol, price, currency, open_time, interval, source, pair, cache}"),
@@ -186,9 +166,10 @@ pub async fn current(
     q: web::Query<PriceQuery>,
 ) -> Result<HttpResponse, Problem> {
     let asset = parse_asset(q.symbol.as_deref())?;
-    let key = format!("{}lambo:price:current:{}", checker.key_prefix, asset.symbol);
-    if checker.price_cache_ttl_secs > 0
-        && let Some(mut v) = cache_get(&checker, &key).await
+    let key = format!("current:{}", asset.symbol);
+    let ttl = checker.settings.price_cache_ttl_secs;
+    if ttl > 0
+        && let Some(mut v) = checker.cache.price(&key).await
     {
         v["cache"] = "hit".into();
         return Ok(HttpResponse::Ok().json(v));
@@ -200,15 +181,15 @@ pub async fn current(
     let mut v = json!({
         "symbol": asset.symbol,
         "price": domain::exact(c.close),
-        "currency": checker.lambo_currency,
+        "currency": checker.settings.lambo_currency,
         "open_time": c.open_time,
         "interval": c.interval,
         "source": c.source,
         "pair": c.pair,
         "note": "the close of the newest complete stored candle",
     });
-    if checker.price_cache_ttl_secs > 0 {
-        cache_set(&checker, &key, &v, Some(checker.price_cache_ttl_secs)).await;
+    if ttl > 0 {
+        checker.cache.put_price(&key, &v, Some(ttl)).await;
     }
     v["cache"] = "miss".into();
     Ok(HttpResponse::Ok().json(v))
@@ -224,8 +205,8 @@ pub async fn opening(
     q: web::Query<PriceQuery>,
 ) -> Result<HttpResponse, Problem> {
     let asset = parse_asset(q.symbol.as_deref())?;
-    let key = format!("{}lambo:price:opening:{}", checker.key_prefix, asset.symbol);
-    if let Some(mut v) = cache_get(&checker, &key).await {
+    let key = format!("opening:{}", asset.symbol);
+    if let Some(mut v) = checker.cache.price(&key).await {
         v["cache"] = "hit".into();
         return Ok(HttpResponse::Ok().json(v));
     }
@@ -254,8 +235,9 @@ pub async fn opening(
             })
         })
         .collect();
-    let mut v = json!({ "symbol": asset.symbol, "currency": checker.lambo_currency, "openings": openings });
-    cache_set(&checker, &key, &v, None).await;
+    let mut v =
+        json!({ "symbol": asset.symbol, "currency": checker.settings.lambo_currency, "openings": openings });
+    checker.cache.put_price(&key, &v, None).await;
     v["cache"] = "miss".into();
     Ok(HttpResponse::Ok().json(v))
 }
@@ -305,7 +287,7 @@ pub async fn history(
         .collect();
     let mut doc = page(&rows, next);
     doc["symbol"] = asset.symbol.into();
-    doc["currency"] = checker.lambo_currency.clone().into();
+    doc["currency"] = checker.settings.lambo_currency.clone().into();
     Ok(HttpResponse::Ok().json(doc))
 }
 

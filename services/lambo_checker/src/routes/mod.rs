@@ -288,9 +288,9 @@ pub async fn status(
         "service": "lambo_checker",
         "version": env!("CARGO_PKG_VERSION"),
         "series": series,
-        "providers": checker.providers.iter().map(|p| p.name()).collect::<Vec<_>>(),
-        "lambo_price": { "amount": crate::domain::exact(checker.lambo_price), "currency": checker.lambo_currency },
-        "cache_ttl_secs": checker.cache_ttl_secs,
+        "providers": checker.history.provider_names(),
+        "lambo_price": { "amount": crate::domain::exact(checker.settings.lambo_price), "currency": checker.settings.lambo_currency },
+        "cache_ttl_secs": checker.settings.cache_ttl_secs,
         "supported_symbols": crate::domain::supported_symbols(),
         "grpc_port": bridge.port,
     })))

@@ -15,11 +15,11 @@ use std::io::Read;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
 
 use crate::domain::Kind;
+pub use crate::domain::{Pos, Rejection, Row};
 use crate::storage::Loader;
 
 /// Readings per batch handed from the parser to the loader (one `COPY` each).
@@ -91,52 +91,6 @@ pub struct IngestOptions {
     pub device: Option<String>,
     /// Store nothing when any row is bad.
     pub strict: bool,
-}
-
-/// Where a reading was in its input: a line (NDJSON, CSV) or an index in the
-/// device's array (the original JSON shape).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Pos {
-    /// 1-based line.
-    Line(u64),
-    /// 0-based index in the device's array.
-    Item(u64),
-}
-
-impl Pos {
-    /// Human- and machine-readable position (`line 12`, `$["device.foo"][17]`).
-    pub fn describe(self, device: &str) -> String {
-        match self {
-            Pos::Line(n) => format!("line {n}"),
-            Pos::Item(i) => format!(
-                "$[{}][{i}]",
-                serde_json::to_string(device).unwrap_or_else(|_| "?".into())
-            ),
-        }
-    }
-}
-
-/// A bad row: where it was and why it was refused.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
-pub struct Rejection {
-    /// `line N`, or a JSON path such as `$["device.foo"][17]`.
-    pub position: String,
-    pub reason: String,
-}
-
-/// A valid reading on its way to the loader. `series` indexes the batch's
-/// series table (names travel once per import, not once per row).
-#[derive(Debug, Clone)]
-pub struct Row {
-    pub pos: Pos,
-    /// Index into the import's series (see [`Batch::new_series`]).
-    pub series: u32,
-    pub at: DateTime<Utc>,
-    /// UTC offset as written, in seconds east.
-    pub offset: i32,
-    pub kind: Kind,
-    /// The number exactly as written, or the text.
-    pub value: String,
 }
 
 /// What the parser sends: rows, rejections, and the series first seen in it.
