@@ -96,6 +96,8 @@ def check_layout(crate, desc):
             fail(f"services/{crate}/src: no {name}")
         elif desc is not None and types.get(kind) != want:
             fail(f"services/{crate}: `{want.rsplit('::', 1)[1]}` belongs in {name} ({want}), `delos describe` finds {types.get(kind)}")
+    if not exists("testing.rs") or 'feature = "test-utils"' not in (read("lib.rs") or ""):
+        fail(f"services/{crate}/src: no testing.rs behind the test-utils feature (settings() and spawn() of a test instance)")
     if len(read("main.rs").splitlines()) > 40:
         fail(f"services/{crate}/src/main.rs: over 40 lines; the service belongs in the library")
     for dirpath, _, files in os.walk(src):

@@ -53,6 +53,58 @@ pub fn load<T: DeserializeOwned + Serialize + Default>(service: &str) -> anyhow:
     })
 }
 
+/// What every service's `Settings` has in common: the sections the launcher and the
+/// test harness set the same way for every service (the listener, the shared
+/// section, and Postgres and Redis where the service uses them), and the loader.
+/// Implemented with [`crate::service_settings!`].
+pub trait ServiceSettings: DeserializeOwned + Serialize + Default {
+    /// The service's name: `DELOS_<NAME>__…` variables, logs, reports.
+    const SERVICE: &'static str;
+    fn http_mut(&mut self) -> &mut HttpSettings;
+    fn common_mut(&mut self) -> &mut CommonSettings;
+    /// The Postgres section, in services that own a database.
+    fn pg_mut(&mut self) -> Option<&mut PgSettings> {
+        None
+    }
+    /// The Redis section, in services that use Redis.
+    fn redis_mut(&mut self) -> Option<&mut RedisSettings> {
+        None
+    }
+    /// Loads defaults → `DELOS_CONFIG` file → environment.
+    fn load() -> anyhow::Result<Self> {
+        load(Self::SERVICE)
+    }
+}
+
+/// Implements [`ServiceSettings`] for a service's `Settings` with fields `http` and
+/// `common`, plus the listed sections (`pg`, `redis`):
+/// `common::service_settings!(Settings, "db_proxy", [pg]);`
+#[macro_export]
+macro_rules! service_settings {
+    ($ty:ty, $service:literal, [$($section:ident),*]) => {
+        impl $crate::config::ServiceSettings for $ty {
+            const SERVICE: &'static str = $service;
+            fn http_mut(&mut self) -> &mut $crate::config::HttpSettings {
+                &mut self.http
+            }
+            fn common_mut(&mut self) -> &mut $crate::config::CommonSettings {
+                &mut self.common
+            }
+            $($crate::service_settings!(@section $section);)*
+        }
+    };
+    (@section pg) => {
+        fn pg_mut(&mut self) -> Option<&mut $crate::config::PgSettings> {
+            Some(&mut self.pg)
+        }
+    };
+    (@section redis) => {
+        fn redis_mut(&mut self) -> Option<&mut $crate::config::RedisSettings> {
+            Some(&mut self.redis)
+        }
+    };
+}
+
 /// A secret that never shows in logs or `Debug` output.
 #[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(transparent)]

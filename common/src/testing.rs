@@ -1,7 +1,7 @@
 //! Test helpers (feature `test-utils`): a fresh database per test, a Redis key
 //! prefix per test, a known service token, reporting off.
 
-use crate::config::{CommonSettings, PgSettings, RedisSettings, Secret};
+use crate::config::{CommonSettings, PgSettings, RedisSettings, Secret, ServiceSettings};
 
 /// The token test services share.
 pub const TEST_TOKEN: &str = "test-service-token";
@@ -61,6 +61,24 @@ pub fn common_settings() -> CommonSettings {
         ..CommonSettings::default()
     };
     s.reporter.url = String::new();
+    s
+}
+
+/// A service's settings for a test instance: a free loopback port, a database no
+/// other test uses (named after the service), a Redis key prefix of its own, the
+/// test token and reporting off. Each service's `testing::spawn` starts from these.
+pub fn service_settings<S: ServiceSettings>() -> S {
+    let mut s = S::default();
+    let http = s.http_mut();
+    http.port = 0;
+    http.host = "127.0.0.1".into();
+    *s.common_mut() = common_settings();
+    if let Some(pg) = s.pg_mut() {
+        *pg = pg_settings(S::SERVICE);
+    }
+    if let Some(redis) = s.redis_mut() {
+        *redis = redis_settings();
+    }
     s
 }
 

@@ -9,7 +9,7 @@
 pub mod describe;
 
 use anyhow::Context;
-use common::config::Secret;
+use common::config::{Secret, ServiceSettings};
 use common::http::ServiceHandle;
 
 /// Where the shared infrastructure is and how to run the services.
@@ -97,12 +97,35 @@ pub async fn check_dependencies(opts: &StackOptions) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Applies the shared options to one service's common settings.
-fn share(common: &mut common::config::CommonSettings, token: &Secret, health_url: &str) {
+/// Loads one service's settings (its environment, `DELOS_CONFIG`) and applies the
+/// stack's options on top, the same for every service: its port (any free one with
+/// `any_port`), the Postgres URL and database prefix, the Redis URL and key prefix,
+/// the shared token, and where it reports.
+fn load<S: ServiceSettings>(opts: &StackOptions, token: &Secret, health_url: &str) -> anyhow::Result<S> {
+    let mut s = S::load()?;
+    if opts.any_port {
+        s.http_mut().port = 0;
+    }
+    if let Some(pg) = s.pg_mut() {
+        if let Some(url) = &opts.pg_url {
+            pg.url.clone_from(url);
+        }
+        pg.database = format!("{}{}", opts.database_prefix, pg.database);
+    }
+    if let Some(r) = s.redis_mut() {
+        if let Some(url) = &opts.redis_url {
+            r.url.clone_from(url);
+        }
+        if let Some(prefix) = &opts.redis_prefix {
+            r.key_prefix.clone_from(prefix);
+        }
+    }
+    let common = s.common_mut();
     if common.service_token.is_empty() {
         common.service_token = token.clone();
     }
     common.reporter.url = health_url.to_string();
+    Ok(s)
 }
 
 impl Stack {
@@ -115,52 +138,24 @@ impl Stack {
             _ => Secret::new(uuid::Uuid::new_v4().simple().to_string()),
         };
         let mut services = Vec::new();
-        let port = |usual: u16| if opts.any_port { 0 } else { usual };
-        let pg = |pg: &mut common::config::PgSettings| {
-            if let Some(url) = &opts.pg_url {
-                pg.url.clone_from(url);
-            }
-            pg.database = format!("{}{}", opts.database_prefix, pg.database);
-        };
-        let redis = |r: &mut common::config::RedisSettings| {
-            if let Some(url) = &opts.redis_url {
-                r.url.clone_from(url);
-            }
-            if let Some(prefix) = &opts.redis_prefix {
-                r.key_prefix.clone_from(prefix);
-            }
-        };
-
-        let mut s = health_check::Settings::load()?;
-        s.http.port = port(s.http.port);
-        pg(&mut s.pg);
-        share(&mut s.common, &token, "");
+        let s: health_check::Settings = load(opts, &token, "")?;
         let health = health_check::build(s).await.context("starting health_check")?;
         let health_url = health.url();
         services.push(health);
 
-        let mut s = db_proxy::Settings::load()?;
-        s.http.port = port(s.http.port);
-        pg(&mut s.pg);
-        share(&mut s.common, &token, &health_url);
+        let s: db_proxy::Settings = load(opts, &token, &health_url)?;
         let db = db_proxy::build(s).await.context("starting db_proxy")?;
         let db_url = db.url();
         services.push(db);
 
-        let mut s = api_cache_proxy::Settings::load()?;
-        s.http.port = port(s.http.port);
-        redis(&mut s.redis);
-        share(&mut s.common, &token, &health_url);
+        let s: api_cache_proxy::Settings = load(opts, &token, &health_url)?;
         let cache = api_cache_proxy::build(s)
             .await
             .context("starting api_cache_proxy")?;
         let cache_url = cache.url();
         services.push(cache);
 
-        let mut s = create_buy_order::Settings::load()?;
-        s.http.port = port(s.http.port);
-        redis(&mut s.redis);
-        share(&mut s.common, &token, &health_url);
+        let mut s: create_buy_order::Settings = load(opts, &token, &health_url)?;
         s.db_proxy_url.clone_from(&db_url);
         s.cache_proxy_url.clone_from(&cache_url);
         services.push(
@@ -169,9 +164,7 @@ impl Stack {
                 .context("starting create_buy_order")?,
         );
 
-        let mut s = api_updater::Settings::load()?;
-        s.http.port = port(s.http.port);
-        share(&mut s.common, &token, &health_url);
+        let mut s: api_updater::Settings = load(opts, &token, &health_url)?;
         s.cache_proxy_url.clone_from(&cache_url);
         if opts.offline {
             s.providers = vec![api_updater::providers::ProviderConfig::new(
@@ -180,10 +173,7 @@ impl Stack {
         }
         services.push(api_updater::build(s).await.context("starting api_updater")?);
 
-        let mut s = fetch_buy_orders::Settings::load()?;
-        s.http.port = port(s.http.port);
-        redis(&mut s.redis);
-        share(&mut s.common, &token, &health_url);
+        let mut s: fetch_buy_orders::Settings = load(opts, &token, &health_url)?;
         s.db_proxy_url.clone_from(&db_url);
         services.push(
             fetch_buy_orders::build(s)
@@ -193,21 +183,15 @@ impl Stack {
 
         // lambo_checker: its own database `lambo`, the bundled BTC history imported on
         // first start (so BTC answers with no network), Kraken unless offline.
-        let mut s = lambo_checker::Settings::load()?;
-        s.http.port = port(s.http.port);
-        s.grpc.port = port(s.grpc.port);
-        pg(&mut s.pg);
-        redis(&mut s.redis);
-        share(&mut s.common, &token, &health_url);
+        let mut s: lambo_checker::Settings = load(opts, &token, &health_url)?;
+        if opts.any_port {
+            s.grpc.port = 0;
+        }
         if opts.offline {
             s.providers.clear();
         }
         services.push(lambo_checker::build(s).await.context("starting lambo_checker")?);
-        let mut s = sensor_api::Settings::load()?;
-        s.http.port = port(s.http.port);
-        pg(&mut s.pg);
-        redis(&mut s.redis);
-        share(&mut s.common, &token, &health_url);
+        let s: sensor_api::Settings = load(opts, &token, &health_url)?;
         services.push(sensor_api::build(s).await.context("starting sensor_api")?);
 
         Ok(Stack { services, token })

@@ -1,6 +1,7 @@
 //! `delos`: run every Delos service in one process.
 
 use clap::{Parser, Subcommand};
+use common::config::ServiceSettings;
 use delos::{Stack, StackOptions};
 
 #[derive(Parser)]

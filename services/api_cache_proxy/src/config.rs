@@ -25,9 +25,4 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("api_cache_proxy")
-    }
-}
+common::service_settings!(Settings, "api_cache_proxy", [redis]);

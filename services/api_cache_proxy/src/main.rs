@@ -1,5 +1,7 @@
 //! api_cache_proxy as its own process.
 
+use common::config::ServiceSettings;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     // `--help` and `--version` answer and exit; any other argument is refused.

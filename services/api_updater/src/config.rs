@@ -59,12 +59,9 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("api_updater")
-    }
+common::service_settings!(Settings, "api_updater", []);
 
+impl Settings {
     /// TTL of a fresh record, in seconds.
     pub fn record_ttl(&self) -> u64 {
         self.record_ttl_secs

@@ -28,6 +28,8 @@ pub mod problems;
 pub mod providers;
 mod routes;
 pub mod startup;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 pub mod updater;
 
 pub use config::Settings;

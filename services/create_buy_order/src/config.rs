@@ -45,12 +45,9 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("create_buy_order")
-    }
+common::service_settings!(Settings, "create_buy_order", [redis]);
 
+impl Settings {
     /// Fails with the setting to fix when values cannot work.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(

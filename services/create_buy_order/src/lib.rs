@@ -26,6 +26,8 @@ pub mod problems;
 mod routes;
 pub mod startup;
 mod state;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use config::Settings;
 pub use in_flight::in_flight_key;

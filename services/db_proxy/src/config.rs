@@ -36,12 +36,9 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("db_proxy")
-    }
+common::service_settings!(Settings, "db_proxy", [pg]);
 
+impl Settings {
     /// The cap, checked.
     pub fn cap(&self) -> anyhow::Result<Satoshis> {
         anyhow::ensure!(

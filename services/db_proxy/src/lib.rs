@@ -31,6 +31,8 @@ mod routes;
 pub mod startup;
 mod state;
 pub mod storage;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use batcher::AddError;
 pub use config::Settings;

@@ -28,9 +28,4 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("fetch_buy_orders")
-    }
-}
+common::service_settings!(Settings, "fetch_buy_orders", [redis]);

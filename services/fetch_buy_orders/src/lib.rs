@@ -10,6 +10,8 @@ pub mod config;
 pub mod problems;
 mod routes;
 pub mod startup;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use config::Settings;
 pub use routes::ApiDoc;

@@ -44,12 +44,9 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("health_check")
-    }
+common::service_settings!(Settings, "health_check", [pg]);
 
+impl Settings {
     /// The TTL policy these settings describe.
     pub fn policy(&self) -> anyhow::Result<crate::domain::TtlPolicy> {
         let overrides = self

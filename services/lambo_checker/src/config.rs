@@ -113,12 +113,9 @@ impl Default for Settings {
     }
 }
 
-impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("lambo_checker")
-    }
+common::service_settings!(Settings, "lambo_checker", [pg, redis]);
 
+impl Settings {
     /// What the checker takes from these settings.
     pub fn checker(&self) -> crate::checker::CheckerSettings {
         crate::checker::CheckerSettings {

@@ -42,6 +42,8 @@ mod routes;
 pub mod startup;
 mod state;
 pub mod storage;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use config::Settings;
 pub use routes::ApiDoc;

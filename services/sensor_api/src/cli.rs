@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
+use common::config::ServiceSettings;
 
 use crate::Settings;
 use crate::ingest::{self, Counting, Format, IngestOptions, Summary};

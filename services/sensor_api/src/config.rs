@@ -50,6 +50,8 @@ impl Default for Settings {
     }
 }
 
+common::service_settings!(Settings, "sensor_api", [pg, redis]);
+
 /// A right an API key can carry.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Right {
@@ -70,11 +72,6 @@ impl Right {
 }
 
 impl Settings {
-    /// Loads defaults → `DELOS_CONFIG` file → environment.
-    pub fn load() -> anyhow::Result<Self> {
-        common::config::load("sensor_api")
-    }
-
     /// Parses `api_keys`; a malformed entry names itself (without the key).
     pub fn key_rights(&self) -> anyhow::Result<HashMap<String, Vec<Right>>> {
         let mut out = HashMap::new();

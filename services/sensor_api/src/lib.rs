@@ -33,6 +33,8 @@ pub mod sample;
 pub mod startup;
 mod state;
 pub mod storage;
+#[cfg(feature = "test-utils")]
+pub mod testing;
 
 pub use config::Settings;
 pub use routes::ApiDoc;

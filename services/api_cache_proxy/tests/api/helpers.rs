@@ -20,13 +20,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     testing::init_tracing();
-    let mut settings = Settings {
-        redis: testing::redis_settings(),
-        common: testing::common_settings(),
-        ..Settings::default()
-    };
-    settings.http.port = 0;
-    settings.http.host = "127.0.0.1".into();
+    let mut settings = api_cache_proxy::testing::settings();
     let redis = common::redis::connect(&settings.redis).unwrap();
     tweak(&mut settings);
     let handle = api_cache_proxy::build(settings.clone()).await.unwrap();

@@ -24,26 +24,16 @@ pub struct Stack {
 
 /// A settings skeleton for tests: test token, reporting off, any port.
 pub fn settings(providers: Vec<ProviderConfig>) -> Settings {
-    let mut s = Settings {
-        common: testing::common_settings(),
+    Settings {
         providers,
-        ..Settings::default()
-    };
-    s.http.port = 0;
-    s.http.host = "127.0.0.1".into();
-    s
+        ..api_updater::testing::settings()
+    }
 }
 
 /// Starts the cache proxy; returns its handle, its Redis key and a connection to inspect it.
 pub async fn spawn_cache() -> (ServiceHandle, String, common::redis::Redis) {
     testing::init_tracing();
-    let mut cache = api_cache_proxy::Settings {
-        redis: testing::redis_settings(),
-        common: testing::common_settings(),
-        ..api_cache_proxy::Settings::default()
-    };
-    cache.http.port = 0;
-    cache.http.host = "127.0.0.1".into();
+    let cache = api_cache_proxy::testing::settings();
     let key = api_cache_proxy::storage::record_key(&cache.redis.key_prefix);
     let redis = common::redis::connect(&cache.redis).unwrap();
     (api_cache_proxy::build(cache).await.unwrap(), key, redis)

@@ -164,17 +164,14 @@ async fn when_every_price_provider_fails_orders_stop_at_the_quote_age_limit_and_
                 "application/json",
             ))
     };
-    let mut s = api_updater::Settings {
-        common: common::testing::common_settings(),
+    let s = api_updater::Settings {
         providers: vec![ProviderConfig {
             kind: ProviderKind::CoinGecko,
             base_url: provider.uri(),
         }],
         cache_proxy_url: app.cache_url.clone(),
-        ..Default::default()
+        ..api_updater::testing::settings()
     };
-    s.http.port = 0;
-    s.http.host = "127.0.0.1".into();
     let (_updater_handle, updater) = api_updater::build_without_loop(s).await.unwrap();
     prices(200).mount(&provider).await;
     let outcome = updater.tick().await;

@@ -38,28 +38,16 @@ pub struct Proxies {
 }
 
 pub fn db_settings(pg_url: Option<String>) -> db_proxy::Settings {
-    let mut s = db_proxy::Settings {
-        pg: testing::pg_settings("cbo"),
-        common: testing::common_settings(),
-        ..Default::default()
-    };
+    let mut s = db_proxy::testing::settings();
     if let Some(url) = pg_url {
         s.pg.url = url;
     }
-    s.http.port = 0;
-    s.http.host = "127.0.0.1".into();
     s
 }
 
 /// api_cache_proxy with its own Redis prefix; returns its handle and its record's Redis key.
 pub async fn spawn_cache() -> (ServiceHandle, String) {
-    let mut s = api_cache_proxy::Settings {
-        redis: testing::redis_settings(),
-        common: testing::common_settings(),
-        ..Default::default()
-    };
-    s.http.port = 0;
-    s.http.host = "127.0.0.1".into();
+    let s = api_cache_proxy::testing::settings();
     let key = api_cache_proxy::storage::record_key(&s.redis.key_prefix);
     (api_cache_proxy::build(s).await.unwrap(), key)
 }
@@ -80,14 +68,11 @@ pub fn settings(db: &str, cache: &str, redis_url: &str, prefix: &str) -> create_
             url: redis_url.into(),
             key_prefix: prefix.into(),
         },
-        common: testing::common_settings(),
         db_proxy_url: db.into(),
         cache_proxy_url: cache.into(),
         price_cache_millis: 0,
-        ..Default::default()
+        ..create_buy_order::testing::settings()
     };
-    s.http.port = 0;
-    s.http.host = "127.0.0.1".into();
     s.rate_limit.api_keys = vec![format!("{API_KEY}=1000000"), format!("{OTHER_API_KEY}=1000000")];
     s
 }

@@ -1,5 +1,5 @@
 use common::models::{AddedOrder, OrderPage};
-use common::testing::{self, TEST_TOKEN};
+use common::testing::TEST_TOKEN;
 use db_proxy::Settings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -9,19 +9,6 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     _handle: common::http::ServiceHandle,
-}
-
-/// Settings for a test instance on a free port with a database of its own.
-pub fn test_settings() -> Settings {
-    testing::init_tracing();
-    let mut settings = Settings {
-        pg: testing::pg_settings("dbproxy"),
-        common: testing::common_settings(),
-        ..Settings::default()
-    };
-    settings.http.port = 0;
-    settings.http.host = "127.0.0.1".into();
-    settings
 }
 
 /// Creates and migrates the settings' database (through `settings.pg.url`).
@@ -48,7 +35,7 @@ pub async fn spawn_app() -> (TestApp, PgPool) {
 }
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> (TestApp, PgPool) {
-    let mut settings = test_settings();
+    let mut settings = db_proxy::testing::settings();
     tweak(&mut settings);
     let pool = migrated_pool(&settings).await;
     (start(&settings), pool)
@@ -56,7 +43,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> (TestApp, PgPool) 
 
 /// Two db_proxy instances on the SAME database.
 pub async fn spawn_pair(tweak: impl FnOnce(&mut Settings)) -> (TestApp, TestApp, PgPool) {
-    let mut settings = test_settings();
+    let mut settings = db_proxy::testing::settings();
     tweak(&mut settings);
     let pool = migrated_pool(&settings).await;
     (start(&settings), start(&settings), pool)

@@ -3,13 +3,11 @@ use std::time::Duration;
 use common::testing::TcpProxy;
 use reqwest::StatusCode;
 
-use crate::helpers::{
-    assert_problem, keyed_order, migrated_pool, order, start, stored_totals, test_settings,
-};
+use crate::helpers::{assert_problem, keyed_order, migrated_pool, order, start, stored_totals};
 
 #[tokio::test]
 async fn postgres_down_gives_503_with_retry_after_and_writes_nothing_then_orders_resume() {
-    let mut settings = test_settings();
+    let mut settings = db_proxy::testing::settings();
     let direct = migrated_pool(&settings).await;
     let proxy = TcpProxy::start("127.0.0.1:5432").await.unwrap();
     settings.pg.url = format!("postgres://postgres@{}", proxy.addr());

@@ -16,22 +16,11 @@ pub struct TestApp {
 /// db_proxy with its own database, and fetch_buy_orders in front of it.
 pub async fn spawn_app(tweak: impl FnOnce(&mut fetch_buy_orders::Settings)) -> TestApp {
     testing::init_tracing();
-    let mut db_settings = db_proxy::Settings {
-        pg: testing::pg_settings("fetch"),
-        common: testing::common_settings(),
-        ..Default::default()
-    };
-    db_settings.http.port = 0;
-    db_settings.http.host = "127.0.0.1".into();
-    let db_handle = db_proxy::build(db_settings).await.unwrap();
+    let db_handle = db_proxy::testing::spawn(|_| {}).await.unwrap();
     let mut settings = fetch_buy_orders::Settings {
-        redis: testing::redis_settings(),
-        common: testing::common_settings(),
         db_proxy_url: db_handle.url(),
-        ..Default::default()
+        ..fetch_buy_orders::testing::settings()
     };
-    settings.http.port = 0;
-    settings.http.host = "127.0.0.1".into();
     settings.rate_limit.api_keys = vec!["test-key=1000000".into()];
     tweak(&mut settings);
     let handle = fetch_buy_orders::build(settings).await.unwrap();

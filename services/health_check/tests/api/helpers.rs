@@ -19,13 +19,7 @@ pub async fn spawn_app() -> TestApp {
 
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     testing::init_tracing();
-    let mut settings = Settings {
-        pg: testing::pg_settings("health"),
-        common: testing::common_settings(),
-        ..Settings::default()
-    };
-    settings.http.port = 0;
-    settings.http.host = "127.0.0.1".into();
+    let mut settings = health_check::testing::settings();
     tweak(&mut settings);
     let pool = common::db::connect(&settings.pg, &health_check::MIGRATOR)
         .await

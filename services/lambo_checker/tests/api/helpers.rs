@@ -19,16 +19,7 @@ pub struct TestApp {
 /// `kraken_url`, and a high rate limit for the `test-key` API key.
 pub fn test_settings(kraken_url: &str) -> Settings {
     testing::init_tracing();
-    let mut s = Settings {
-        pg: testing::pg_settings("lambo"),
-        redis: testing::redis_settings(),
-        common: testing::common_settings(),
-        ..Settings::default()
-    };
-    s.http.port = 0;
-    s.http.host = "127.0.0.1".into();
-    s.grpc.port = 0;
-    s.grpc.host = "127.0.0.1".into();
+    let mut s = lambo_checker::testing::settings();
     s.provider_urls.kraken = kraken_url.to_string();
     // Only Kraken unless a test says otherwise; the others are never reached for real.
     s.providers = vec![lambo_checker::providers::ProviderKind::Kraken];

@@ -33,14 +33,9 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     testing::init_tracing();
     let mut settings = Settings {
-        pg: testing::pg_settings("sensor"),
-        redis: testing::redis_settings(),
-        common: testing::common_settings(),
         api_keys: common::config::Secret::new(format!("{KEY}=ingest+restricted,{READ_KEY}=")),
-        ..Settings::default()
+        ..sensor_api::testing::settings()
     };
-    settings.http.port = 0;
-    settings.http.host = "127.0.0.1".into();
     settings.rate_limit.api_keys = vec![format!("{KEY}=1000000"), format!("{READ_KEY}=1000000")];
     tweak(&mut settings);
     let handle = sensor_api::build(settings.clone()).await.unwrap();
