@@ -1,9 +1,6 @@
 //! api_updater settings (`DELOS_API_UPDATER__...`).
 
-use std::fmt;
-
 use common::config::{CommonSettings, HttpSettings};
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
 use crate::providers::{ProviderConfig, ProviderKind};
@@ -19,11 +16,11 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Service token, reporter, timeout of provider and cache proxy calls.
     pub common: CommonSettings,
-    /// Price providers, tried in order. A list (`["kraken", {kind = "coinbase",
-    /// base_url = "..."}]`) or a comma-separated string, so that
+    /// Price providers, tried in order (`coinbase`, `kraken`, `coingecko`, `coindesk`,
+    /// `simulated`). A list of names or of `{kind = "coinbase", base_url = "..."}` entries
+    /// (the shape lambo_checker's chain has too), or a comma-separated string, so that
     /// `DELOS_API_UPDATER__PROVIDERS=simulated` or `=kraken,coinbase` works.
-    #[serde(deserialize_with = "provider_chain")]
-    #[schema(value_type = Vec<Object>)]
+    #[serde(deserialize_with = "price_feed::spot_chain")]
     pub providers: Vec<ProviderConfig>,
     /// Seconds between two fetches.
     pub refresh_secs: u64,
@@ -93,41 +90,6 @@ impl Settings {
         }
         Ok(())
     }
-}
-
-/// A provider chain from a list of entries or from one comma-separated string.
-fn provider_chain<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProviderConfig>, D::Error> {
-    struct Chain;
-
-    impl<'de> Visitor<'de> for Chain {
-        type Value = Vec<ProviderConfig>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list of providers or a comma-separated string such as \"kraken,coinbase\"")
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            text.split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(|name| {
-                    name.parse::<ProviderKind>()
-                        .map(ProviderConfig::new)
-                        .map_err(E::custom)
-                })
-                .collect()
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut chain = Vec::new();
-            while let Some(entry) = seq.next_element::<ProviderConfig>()? {
-                chain.push(entry);
-            }
-            Ok(chain)
-        }
-    }
-
-    d.deserialize_any(Chain)
 }
 
 #[cfg(test)]

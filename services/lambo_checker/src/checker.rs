@@ -361,10 +361,7 @@ impl Checker {
         }
         let retry = errors
             .iter()
-            .filter_map(|e| match e {
-                ProviderError::Unavailable { retry_after, .. } => *retry_after,
-                _ => None,
-            })
+            .filter_map(ProviderError::retry_after)
             .max()
             .or_else(|| self.backoff_left(symbol, interval))
             .unwrap_or(30);
@@ -423,10 +420,7 @@ impl Checker {
             }
         }
         if !errors.is_empty() {
-            let retry = errors.iter().find_map(|e| match e {
-                ProviderError::Unavailable { retry_after, .. } => *retry_after,
-                _ => None,
-            });
+            let retry = errors.iter().find_map(ProviderError::retry_after);
             let wait = retry
                 .map(Duration::from_secs)
                 .unwrap_or(self.backoff)
