@@ -1,6 +1,8 @@
 //! Spot BTC prices in EUR, GBP and USD: one client per upstream API, a sanity check
 //! on what they return ([`Validator`]), and a fallback chain ([`fetch_first_valid`]).
-//! Prices are parsed from their text, never through `f64`.
+//! Prices are parsed from their text, never through `f64`. A provider that answers 429
+//! or 5xx with `Retry-After` is not asked again before that time: until then its
+//! [`Provider::fetch`] fails at once, so the chain goes on to the next provider.
 
 mod coinbase;
 mod coindesk;
@@ -8,7 +10,8 @@ mod coingecko;
 mod kraken;
 mod simulated;
 
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use common::models::{PriceRecord, Rates};
@@ -26,6 +29,8 @@ pub struct Provider {
     base_url: String,
     client: reqwest::Client,
     sim: Mutex<simulated::SimState>,
+    /// Until when the provider asked not to be called (its last `Retry-After`).
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl Provider {
@@ -36,6 +41,7 @@ impl Provider {
             base_url: cfg.base_url.trim_end_matches('/').to_owned(),
             client,
             sim: Mutex::new(simulated::SimState::new()),
+            paused_until: Mutex::new(None),
         }
     }
 
@@ -44,8 +50,37 @@ impl Provider {
         self.kind
     }
 
-    /// Asks the provider for BTC prices in EUR, GBP and USD, once.
+    /// Seconds left of the pause the provider asked for, if one is running.
+    pub fn paused_for(&self) -> Option<u64> {
+        let until = (*self.paused_until.lock().unwrap_or_else(PoisonError::into_inner))?;
+        let left = until.checked_duration_since(Instant::now())?;
+        Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+    }
+
+    /// Asks the provider for BTC prices in EUR, GBP and USD, once; fails at once,
+    /// without a request, while a pause it asked for (`Retry-After`) runs.
     pub async fn fetch(&self) -> Result<PriceRecord, ProviderError> {
+        if let Some(left) = self.paused_for() {
+            return Err(ProviderError::Unavailable {
+                reason: format!(
+                    "{} asked for a pause (Retry-After); asked again in {left} s",
+                    self.kind
+                ),
+                retry_after: Some(left),
+            });
+        }
+        let result = self.fetch_now().await;
+        if let Some(secs) = result.as_ref().err().and_then(ProviderError::retry_after)
+            && secs > 0
+        {
+            tracing::info!(provider = %self.kind, retry_after_secs = secs, "price provider asked for a pause");
+            *self.paused_until.lock().unwrap_or_else(PoisonError::into_inner) =
+                Instant::now().checked_add(Duration::from_secs(secs));
+        }
+        result
+    }
+
+    async fn fetch_now(&self) -> Result<PriceRecord, ProviderError> {
         let fetched_at = Utc::now();
         let rates = match self.kind {
             ProviderKind::Coinbase => coinbase::fetch(self).await?,
@@ -60,7 +95,7 @@ impl Provider {
             }
             ProviderKind::Simulated => {
                 // A poisoned lock only means a panic mid-step; the state is still a valid price.
-                let mut state = self.sim.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut state = self.sim.lock().unwrap_or_else(PoisonError::into_inner);
                 state.step()?
             }
         };
@@ -296,6 +331,94 @@ mod tests {
         };
         let err = Provider::new(cfg, client()).fetch().await.unwrap_err();
         assert!(matches!(err, ProviderError::Transport(_)), "{err:?}");
+    }
+
+    /// A CoinGecko mock answering 429 with `retry_after` once, then prices.
+    async fn rate_limited_once(retry_after: &str) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(path("/api/v3/simple/price"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", retry_after))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v3/simple/price"))
+            .respond_with(coingecko_ok())
+            .mount(&server)
+            .await;
+        server
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_sent_retry_after_is_not_asked_again_before_it_passes() {
+        let server = rate_limited_once("60").await;
+        let p = provider(ProviderKind::CoinGecko, &server);
+        let err = p.fetch().await.unwrap_err();
+        assert_eq!(
+            err,
+            ProviderError::Http {
+                status: 429,
+                retry_after: Some(60)
+            }
+        );
+        let again = p.fetch().await.unwrap_err();
+        let ProviderError::Unavailable { reason, retry_after } = &again else {
+            panic!("{again:?}")
+        };
+        assert!(reason.contains("Retry-After"), "{reason}");
+        assert!(matches!(retry_after, Some(59 | 60)), "{again:?}");
+        assert_eq!(p.paused_for(), *retry_after);
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "not asked while paused"
+        );
+        // The chain goes on to the next provider without waiting for it.
+        let chain = [
+            p,
+            Provider::new(ProviderConfig::new(ProviderKind::Simulated), client()),
+        ];
+        let rec = fetch_first_valid(&chain, &Validator::default(), None)
+            .await
+            .unwrap();
+        assert!(rec.simulated);
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_date_pauses_until_then_and_the_provider_is_asked_again_after() {
+        let at = Utc::now() + TimeDelta::milliseconds(1500);
+        let server = rate_limited_once(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).await;
+        let p = provider(ProviderKind::CoinGecko, &server);
+        let err = p.fetch().await.unwrap_err();
+        assert!(matches!(err.retry_after(), Some(1 | 2)), "{err:?}");
+        assert!(matches!(p.fetch().await, Err(ProviderError::Unavailable { .. })));
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(p.paused_for(), None);
+        let rec = p.fetch().await.unwrap();
+        assert_eq!(rec.source, "coingecko");
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failure_without_retry_after_does_not_pause_the_provider() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        let p = provider(ProviderKind::CoinGecko, &server);
+        for _ in 0..2 {
+            let err = p.fetch().await.unwrap_err();
+            assert_eq!(
+                err,
+                ProviderError::Http {
+                    status: 503,
+                    retry_after: None
+                }
+            );
+        }
+        assert_eq!(p.paused_for(), None);
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
     }
 
     #[tokio::test]
