@@ -101,6 +101,25 @@ async fn rate_limit_answers_are_unavailable_not_malformed() {
 }
 
 #[tokio::test]
+async fn a_retry_after_given_as_an_http_date_is_read_as_seconds_from_now() {
+    let at = Utc::now() + chrono::TimeDelta::seconds(90);
+    let date = at.format("%a, %d %b %Y %H:%M:%S GMT").to_string();
+    let err = fetch(ResponseTemplate::new(503).insert_header("retry-after", date.as_str()))
+        .await
+        .unwrap_err();
+    assert!(matches!(err.retry_after(), Some(89..=90)), "{date}: {err:?}");
+    // On a success or an ordinary client error, Retry-After means nothing to us.
+    let err = fetch(
+        ResponseTemplate::new(200)
+            .insert_header("retry-after", "30")
+            .set_body_json(json!({"error": ["EQuery:Unknown asset pair"]})),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.retry_after(), None);
+}
+
+#[tokio::test]
 async fn malformed_bodies_are_rejected_with_a_reason() {
     let cases = [
         (

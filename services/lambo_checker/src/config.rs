@@ -207,6 +207,40 @@ mod tests {
         assert!(serde_json::from_value::<Settings>(serde_json::json!({ "providers": "coinbase" })).is_err());
     }
 
+    /// Layers `overrides` on the defaults the way `common::config::load` layers the
+    /// environment (a variable's value is a string).
+    fn layered(overrides: &[(&str, &str)]) -> Settings {
+        overrides
+            .iter()
+            .fold(
+                config::Config::builder().add_source(config::Config::try_from(&Settings::default()).unwrap()),
+                |b, (k, v)| b.set_override(*k, *v).unwrap(),
+            )
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_old_environment_spellings_still_work() {
+        // DELOS_LAMBO_CHECKER__PROVIDERS=binance,kraken and __PROVIDER_URLS__KRAKEN=...
+        let s = layered(&[
+            ("providers", "binance,kraken"),
+            ("provider_urls.kraken", "http://127.0.0.1:9"),
+        ]);
+        let chain = s.provider_chain();
+        assert_eq!(
+            chain,
+            [
+                ProviderConfig::new(ProviderKind::Binance),
+                ProviderConfig::at(ProviderKind::Kraken, "http://127.0.0.1:9"),
+            ]
+        );
+        assert!(layered(&[("providers", "")]).providers.is_empty());
+        assert_eq!(layered(&[]).provider_chain(), Settings::default().providers);
+    }
+
     #[test]
     fn entries_take_their_own_base_url_else_the_legacy_provider_urls() {
         let s: Settings = serde_json::from_value(serde_json::json!({
