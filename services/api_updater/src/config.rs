@@ -1,6 +1,7 @@
 //! api_updater settings (`DELOS_API_UPDATER__...`).
 
 use common::config::{CommonSettings, HttpSettings};
+use price_feed::Direction;
 use serde::{Deserialize, Serialize};
 
 use crate::providers::{ProviderConfig, ProviderKind};
@@ -73,6 +74,13 @@ impl Settings {
         let var = |key: &str| format!("DELOS_API_UPDATER__{}", key.to_ascii_uppercase());
         if self.providers.is_empty() {
             anyhow::bail!("{} lists no price provider", var("providers"));
+        }
+        if let Some(p) = self.providers.iter().find(|p| !p.kind.serves(Direction::Spot)) {
+            anyhow::bail!(
+                "{} lists {}, which gives no spot prices",
+                var("providers"),
+                p.kind
+            );
         }
         if self.refresh_secs == 0 {
             anyhow::bail!("{} must be at least 1", var("refresh_secs"));
@@ -161,6 +169,17 @@ mod tests {
         assert!(err.to_string().contains("binance"), "{err}");
         let empty: Settings = serde_json::from_value(json!({"providers": ""})).unwrap();
         assert!(empty.validate().unwrap_err().to_string().contains("PROVIDERS"));
+        let history_only = Settings {
+            providers: vec![ProviderKind::Binance.into()],
+            ..Settings::default()
+        };
+        assert!(
+            history_only
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("binance")
+        );
         let zero = Settings {
             extend_secs: 0,
             ..Settings::default()
