@@ -1,9 +1,7 @@
 //! api_updater settings (`DELOS_API_UPDATER__...`).
 
-use std::fmt;
-
 use common::config::{CommonSettings, HttpSettings};
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
+use price_feed::Direction;
 use serde::{Deserialize, Serialize};
 
 use crate::providers::{ProviderConfig, ProviderKind};
@@ -19,11 +17,11 @@ pub struct Settings {
     pub http: HttpSettings,
     /// Service token, reporter, timeout of provider and cache proxy calls.
     pub common: CommonSettings,
-    /// Price providers, tried in order. A list (`["kraken", {kind = "coinbase",
-    /// base_url = "..."}]`) or a comma-separated string, so that
+    /// Price providers, tried in order (`coinbase`, `kraken`, `coingecko`, `coindesk`,
+    /// `simulated`). A list of names or of `{kind = "coinbase", base_url = "..."}` entries
+    /// (the shape lambo_checker's chain has too), or a comma-separated string, so that
     /// `DELOS_API_UPDATER__PROVIDERS=simulated` or `=kraken,coinbase` works.
-    #[serde(deserialize_with = "provider_chain")]
-    #[schema(value_type = Vec<Object>)]
+    #[serde(deserialize_with = "price_feed::spot_chain")]
     pub providers: Vec<ProviderConfig>,
     /// Seconds between two fetches.
     pub refresh_secs: u64,
@@ -74,6 +72,13 @@ impl Settings {
         if self.providers.is_empty() {
             anyhow::bail!("{} lists no price provider", var("providers"));
         }
+        if let Some(p) = self.providers.iter().find(|p| !p.kind.serves(Direction::Spot)) {
+            anyhow::bail!(
+                "{} lists {}, which gives no spot prices",
+                var("providers"),
+                p.kind
+            );
+        }
         if self.refresh_secs == 0 {
             anyhow::bail!("{} must be at least 1", var("refresh_secs"));
         }
@@ -90,41 +95,6 @@ impl Settings {
         }
         Ok(())
     }
-}
-
-/// A provider chain from a list of entries or from one comma-separated string.
-fn provider_chain<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProviderConfig>, D::Error> {
-    struct Chain;
-
-    impl<'de> Visitor<'de> for Chain {
-        type Value = Vec<ProviderConfig>;
-
-        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a list of providers or a comma-separated string such as \"kraken,coinbase\"")
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            text.split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(|name| {
-                    name.parse::<ProviderKind>()
-                        .map(ProviderConfig::new)
-                        .map_err(E::custom)
-                })
-                .collect()
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut chain = Vec::new();
-            while let Some(entry) = seq.next_element::<ProviderConfig>()? {
-                chain.push(entry);
-            }
-            Ok(chain)
-        }
-    }
-
-    d.deserialize_any(Chain)
 }
 
 #[cfg(test)]
@@ -196,6 +166,17 @@ mod tests {
         assert!(err.to_string().contains("binance"), "{err}");
         let empty: Settings = serde_json::from_value(json!({"providers": ""})).unwrap();
         assert!(empty.validate().unwrap_err().to_string().contains("PROVIDERS"));
+        let history_only = Settings {
+            providers: vec![ProviderKind::Binance.into()],
+            ..Settings::default()
+        };
+        assert!(
+            history_only
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("binance")
+        );
         let zero = Settings {
             extend_secs: 0,
             ..Settings::default()

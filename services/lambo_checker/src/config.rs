@@ -4,10 +4,37 @@ use common::config::{CommonSettings, HttpSettings, PgSettings, RedisSettings, Se
 use common::jwt::JwtSettings;
 use common::rate_limit::RateLimitSettings;
 use rust_decimal::Decimal;
-use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
 
-use crate::providers::{ProviderKind, ProviderUrls};
+use crate::providers::{ProviderConfig, ProviderKind};
+
+/// The legacy spelling of the providers' base URLs, still accepted
+/// (`DELOS_LAMBO_CHECKER__PROVIDER_URLS__KRAKEN=…`): each, when set, is the base URL of
+/// the entries of `providers` of that kind that give none of their own. The one shape
+/// (shared with api_updater) is an entry `{kind = "kraken", base_url = "…"}`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct ProviderUrls {
+    /// Legacy: Kraken API root for `kraken` entries without a `base_url`; empty: not set.
+    pub kraken: String,
+    /// Legacy: Binance API root for `binance` entries without a `base_url`; empty: not set.
+    pub binance: String,
+    /// Legacy: CoinGecko API root for `coingecko` entries without a `base_url`; empty: not set.
+    pub coingecko: String,
+}
+
+impl ProviderUrls {
+    /// The legacy URL set for `kind`, if any.
+    fn get(&self, kind: ProviderKind) -> Option<&str> {
+        let url = match kind {
+            ProviderKind::Kraken => &self.kraken,
+            ProviderKind::Binance => &self.binance,
+            ProviderKind::CoinGecko => &self.coingecko,
+            _ => return None,
+        };
+        Some(url.trim()).filter(|u| !u.is_empty())
+    }
+}
 
 /// The gRPC listener.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
@@ -44,12 +71,14 @@ pub struct Settings {
     pub rate_limit: RateLimitSettings,
     pub common: CommonSettings,
     pub grpc: GrpcSettings,
-    /// Providers asked for history, in order; empty means stored and bundled data only.
-    /// A list, or one comma-separated string so that `DELOS_LAMBO_CHECKER__PROVIDERS=kraken,binance`
+    /// Providers asked for history, in order (`kraken`, `binance`, `coingecko`); empty
+    /// means stored and bundled data only. A list of names or of `{kind = "binance",
+    /// base_url = "..."}` entries (the shape api_updater's chain has too), or one
+    /// comma-separated string, so that `DELOS_LAMBO_CHECKER__PROVIDERS=kraken,binance`
     /// (or `=""` for none) works from the environment.
-    #[serde(deserialize_with = "provider_list")]
-    #[schema(value_type = Vec<String>)]
-    pub providers: Vec<ProviderKind>,
+    #[serde(deserialize_with = "price_feed::history_chain")]
+    pub providers: Vec<ProviderConfig>,
+    /// Legacy base URLs per provider kind (before `providers` entries had their own).
     pub provider_urls: ProviderUrls,
     /// Price of one Lamborghini, in `lambo_currency` (a decimal string: "200000").
     pub lambo_price: Decimal,
@@ -90,11 +119,14 @@ impl Default for Settings {
             rate_limit: RateLimitSettings::default(),
             common: CommonSettings::default(),
             grpc: GrpcSettings::default(),
-            providers: vec![
+            providers: [
                 ProviderKind::Kraken,
                 ProviderKind::Binance,
                 ProviderKind::CoinGecko,
-            ],
+            ]
+            .into_iter()
+            .map(ProviderConfig::new)
+            .collect(),
             provider_urls: ProviderUrls::default(),
             lambo_price: Decimal::from(200_000),
             lambo_currency: "USD".into(),
@@ -129,6 +161,18 @@ impl Settings {
         }
     }
 
+    /// The chain to build: `providers`, with the legacy `provider_urls` applied to the
+    /// entries that give no base URL of their own.
+    pub fn provider_chain(&self) -> Vec<ProviderConfig> {
+        self.providers
+            .iter()
+            .map(|p| match self.provider_urls.get(p.kind) {
+                Some(url) if p.has_default_base_url() => ProviderConfig::at(p.kind, url),
+                _ => p.clone(),
+            })
+            .collect()
+    }
+
     /// Fails on settings no answer could be computed with.
     pub fn validate(&self) -> anyhow::Result<()> {
         anyhow::ensure!(
@@ -145,45 +189,14 @@ impl Settings {
     }
 }
 
-/// Provider kinds from a list or from one comma-separated string.
-fn provider_list<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<ProviderKind>, D::Error> {
-    struct Kinds;
-
-    impl<'de> Visitor<'de> for Kinds {
-        type Value = Vec<ProviderKind>;
-
-        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-            f.write_str("a list of providers or a comma-separated string such as \"kraken,binance\"")
-        }
-
-        fn visit_str<E: de::Error>(self, text: &str) -> Result<Self::Value, E> {
-            text.split(',')
-                .map(str::trim)
-                .filter(|name| !name.is_empty())
-                .map(|name| {
-                    ProviderKind::deserialize(de::value::StrDeserializer::<E>::new(
-                        &name.to_ascii_lowercase(),
-                    ))
-                })
-                .collect()
-        }
-
-        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-            let mut kinds = Vec::new();
-            while let Some(k) = seq.next_element::<ProviderKind>()? {
-                kinds.push(k);
-            }
-            Ok(kinds)
-        }
-    }
-
-    d.deserialize_any(Kinds)
-}
-
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    fn kinds(s: &Settings) -> Vec<ProviderKind> {
+        s.providers.iter().map(|p| p.kind).collect()
+    }
 
     #[test]
     fn providers_parse_from_a_list_or_a_comma_separated_string() {
@@ -191,14 +204,74 @@ mod tests {
             serde_json::from_value(serde_json::json!({ "providers": v })).unwrap()
         };
         assert_eq!(
-            from(serde_json::json!("Kraken, coingecko")).providers,
+            kinds(&from(serde_json::json!("Kraken, coingecko"))),
             [ProviderKind::Kraken, ProviderKind::CoinGecko]
         );
         assert_eq!(
-            from(serde_json::json!(["binance"])).providers,
+            kinds(&from(serde_json::json!(["binance"]))),
             [ProviderKind::Binance]
         );
         assert!(from(serde_json::json!("")).providers.is_empty());
         assert!(serde_json::from_value::<Settings>(serde_json::json!({ "providers": "nope" })).is_err());
+        assert!(serde_json::from_value::<Settings>(serde_json::json!({ "providers": "coinbase" })).is_err());
+    }
+
+    /// Layers `overrides` on the defaults the way `common::config::load` layers the
+    /// environment (a variable's value is a string).
+    fn layered(overrides: &[(&str, &str)]) -> Settings {
+        overrides
+            .iter()
+            .fold(
+                config::Config::builder().add_source(config::Config::try_from(&Settings::default()).unwrap()),
+                |b, (k, v)| b.set_override(*k, *v).unwrap(),
+            )
+            .build()
+            .unwrap()
+            .try_deserialize()
+            .unwrap()
+    }
+
+    #[test]
+    fn the_old_environment_spellings_still_work() {
+        // DELOS_LAMBO_CHECKER__PROVIDERS=binance,kraken and __PROVIDER_URLS__KRAKEN=...
+        let s = layered(&[
+            ("providers", "binance,kraken"),
+            ("provider_urls.kraken", "http://127.0.0.1:9"),
+        ]);
+        let chain = s.provider_chain();
+        assert_eq!(
+            chain,
+            [
+                ProviderConfig::new(ProviderKind::Binance),
+                ProviderConfig::at(ProviderKind::Kraken, "http://127.0.0.1:9"),
+            ]
+        );
+        assert!(layered(&[("providers", "")]).providers.is_empty());
+        assert_eq!(layered(&[]).provider_chain(), Settings::default().providers);
+    }
+
+    #[test]
+    fn entries_take_their_own_base_url_else_the_legacy_provider_urls() {
+        let s: Settings = serde_json::from_value(serde_json::json!({
+            "providers": ["kraken", {"kind": "binance", "base_url": "http://b:1"}, {"kind": "coingecko"}],
+            "provider_urls": {"kraken": "http://k:1", "binance": "http://legacy:1"},
+        }))
+        .unwrap();
+        let chain: Vec<(ProviderKind, String)> = s
+            .provider_chain()
+            .into_iter()
+            .map(|p| (p.kind, p.base_url))
+            .collect();
+        assert_eq!(
+            chain,
+            [
+                (ProviderKind::Kraken, "http://k:1".to_string()),
+                (ProviderKind::Binance, "http://b:1".to_string()),
+                (ProviderKind::CoinGecko, "https://api.coingecko.com".to_string()),
+            ]
+        );
+        let defaults = Settings::default().provider_chain();
+        assert_eq!(defaults, Settings::default().providers);
+        assert_eq!(defaults[1].base_url, "https://api.binance.com");
     }
 }

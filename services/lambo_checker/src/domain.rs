@@ -3,23 +3,11 @@
 //! analysis itself. Exact decimals throughout; floats appear only where the
 //! original JSON shape wants numbers (`to_json_number`), converted at the edge.
 
-use chrono::{DateTime, Datelike, Duration, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde::Serialize;
 
-/// A coin we can answer for, with its names at each provider.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Asset {
-    /// The normalised symbol (`BTC`).
-    pub symbol: &'static str,
-    /// Kraken's pair against USD (`XBTUSD`).
-    pub kraken_pair: &'static str,
-    /// Binance's pair against USDT (`BTCUSDT`).
-    pub binance_pair: &'static str,
-    /// CoinGecko's coin id (`bitcoin`).
-    pub coingecko_id: &'static str,
-}
+pub use price_feed::{Asset, Candle, Interval};
 
 /// Every coin the service answers for.
 pub const ASSETS: [Asset; 8] = [
@@ -103,83 +91,6 @@ pub fn parse_symbol(raw: &str) -> Result<Asset, SymbolError> {
         .find(|a| a.symbol == base)
         .copied()
         .ok_or_else(|| SymbolError::Unknown(raw.trim().to_string()))
-}
-
-/// A candle length. Kraken offers the first three; `1M` is what the bundled data supports.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub enum Interval {
-    /// One day (Kraken `interval=1440`).
-    #[serde(rename = "1d")]
-    Day,
-    /// One week (Kraken `interval=10080`).
-    #[serde(rename = "1w")]
-    Week,
-    /// Fifteen days (Kraken `interval=21600`), the originals' choice.
-    #[serde(rename = "15d")]
-    FifteenDays,
-    /// One calendar month (bundled data only).
-    #[serde(rename = "1M")]
-    Month,
-}
-
-impl Interval {
-    /// Every interval, shortest first.
-    pub const ALL: [Interval; 4] = [
-        Interval::Day,
-        Interval::Week,
-        Interval::FifteenDays,
-        Interval::Month,
-    ];
-
-    /// The name used in parameters, storage and answers.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Interval::Day => "1d",
-            Interval::Week => "1w",
-            Interval::FifteenDays => "15d",
-            Interval::Month => "1M",
-        }
-    }
-
-    /// Kraken's `interval` parameter (minutes), when Kraken has this candle.
-    pub fn kraken_minutes(self) -> Option<u32> {
-        match self {
-            Interval::Day => Some(1440),
-            Interval::Week => Some(10080),
-            Interval::FifteenDays => Some(21600),
-            Interval::Month => None,
-        }
-    }
-
-    /// When the candle opened at `open` closes (the next one opens).
-    pub fn close_time(self, open: DateTime<Utc>) -> DateTime<Utc> {
-        match self {
-            Interval::Day => open + Duration::days(1),
-            Interval::Week => open + Duration::weeks(1),
-            Interval::FifteenDays => open + Duration::days(15),
-            Interval::Month => {
-                let (y, m) = if open.month() == 12 {
-                    (open.year() + 1, 1)
-                } else {
-                    (open.year(), open.month() + 1)
-                };
-                Utc.with_ymd_and_hms(y, m, 1, 0, 0, 0)
-                    .single()
-                    .unwrap_or(open + Duration::days(31))
-            }
-        }
-    }
-
-    /// Parses `15d`, `1w`, `1d`, `1M`, or Kraken's minutes (`21600`, `10080`, `1440`).
-    pub fn parse(s: &str) -> Option<Interval> {
-        match s.trim() {
-            "1d" | "1D" | "day" | "1440" => Some(Interval::Day),
-            "1w" | "1W" | "week" | "10080" => Some(Interval::Week),
-            "15d" | "15D" | "21600" => Some(Interval::FifteenDays),
-            "1M" | "month" => Some(Interval::Month),
-            _ => None,
-        }
-    }
 }
 
 /// The originals' start: 2019-01-21 23:00 UTC (`since=1548111600`).
@@ -284,13 +195,6 @@ impl Investment {
     pub fn value(self) -> Decimal {
         self.0
     }
-}
-
-/// A complete candle: when it opened and its closing price in USD.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Candle {
-    pub open_time: DateTime<Utc>,
-    pub close: Decimal,
 }
 
 /// The candles averaged for one price, and their mean close.
@@ -422,6 +326,8 @@ pub fn thin(candles: &[Candle], max: usize) -> Vec<Candle> {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use chrono::TimeZone;
+
     use super::*;
 
     #[test]

@@ -23,9 +23,9 @@
 //! limits). The bundled BTC history (`data/`, see `data/NOTICE`) is embedded and
 //! imported idempotently at start, so BTC answers with no network.
 //!
-//! Calls: Postgres, Redis, the price-history APIs behind one trait (`providers`:
-//! Kraken public OHLC, Binance klines, CoinGecko market chart; base URLs
-//! configurable), and `health_check` (reports).
+//! Calls: Postgres, Redis, the price-history APIs behind one trait (`providers`, from
+//! the `price_feed` crate: Kraken public OHLC, Binance klines, CoinGecko market chart;
+//! base URLs configurable), and `health_check` (reports).
 
 pub mod answer;
 pub mod bundled;

@@ -59,7 +59,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         common::reporter::Reporter::start(&settings.common.reporter, &ctx, http.clone());
     let (log, log_task) = QueryLog::start(pool.clone(), &ctx.metrics);
     let http_jwt = http.clone();
-    let chain = providers::chain(&settings.providers, &settings.provider_urls, http);
+    let chain = providers::chain(&settings.provider_chain(), http)?;
     let checker = Arc::new(Checker::new(
         pool.clone(),
         redis,

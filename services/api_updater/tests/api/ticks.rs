@@ -132,3 +132,47 @@ async fn an_unreachable_cache_proxy_counts_as_a_failure_and_ticks_go_on() {
         "{status}"
     );
 }
+
+#[tokio::test]
+async fn a_provider_that_answered_429_with_retry_after_is_skipped_until_then() {
+    use wiremock::matchers::path;
+    use wiremock::{Mock, ResponseTemplate};
+
+    let limited = PriceApi::start().await;
+    Mock::given(path("/api/v3/simple/price"))
+        .respond_with(ResponseTemplate::new(429).insert_header("retry-after", "120"))
+        .mount(&limited.server)
+        .await;
+    let stack = spawn_stack(vec![
+        limited.coingecko(),
+        ProviderConfig::new(ProviderKind::Simulated),
+    ])
+    .await;
+    let TickOutcome::Stored { record, skipped, .. } = stack.updater.tick().await else {
+        panic!("the simulated provider answers");
+    };
+    assert!(record.simulated);
+    assert_eq!(skipped[0].source, "coingecko");
+    assert_eq!(skipped[0].error, "HTTP status 429");
+    // The next ticks do not ask it again before its Retry-After has passed, and say why.
+    for _ in 0..2 {
+        let TickOutcome::Stored { skipped, .. } = stack.updater.tick().await else {
+            panic!("the simulated provider answers");
+        };
+        assert_eq!(skipped[0].source, "coingecko");
+        assert!(
+            skipped[0].error.contains("Retry-After") && skipped[0].error.contains("asked again in"),
+            "{}",
+            skipped[0].error
+        );
+    }
+    assert_eq!(limited.server.received_requests().await.unwrap().len(), 1);
+    let status = stack.status().await;
+    assert!(
+        status["last_errors"]["coingecko"]["error"]
+            .as_str()
+            .unwrap()
+            .contains("Retry-After"),
+        "{status}"
+    );
+}

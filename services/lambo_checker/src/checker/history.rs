@@ -112,7 +112,7 @@ impl History {
         }
         let retry = errors
             .iter()
-            .filter_map(retry_after)
+            .filter_map(ProviderError::retry_after)
             .max()
             .or_else(|| self.backoff_left(symbol, interval))
             .unwrap_or(30);
@@ -173,7 +173,7 @@ impl History {
         if !errors.is_empty() {
             let wait = errors
                 .iter()
-                .find_map(retry_after)
+                .find_map(ProviderError::retry_after)
                 .map(Duration::from_secs)
                 .unwrap_or(self.backoff)
                 .max(Duration::from_secs(1));
@@ -208,12 +208,5 @@ impl History {
             }
             Err(p) => tracing::warn!(problem = %p, "warm-up could not store the history"),
         }
-    }
-}
-
-fn retry_after(e: &ProviderError) -> Option<u64> {
-    match e {
-        ProviderError::Unavailable { retry_after, .. } => *retry_after,
-        _ => None,
     }
 }

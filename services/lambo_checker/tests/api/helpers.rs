@@ -22,7 +22,7 @@ pub fn test_settings(kraken_url: &str) -> Settings {
     let mut s = lambo_checker::testing::settings();
     s.provider_urls.kraken = kraken_url.to_string();
     // Only Kraken unless a test says otherwise; the others are never reached for real.
-    s.providers = vec![lambo_checker::providers::ProviderKind::Kraken];
+    s.providers = vec![lambo_checker::providers::ProviderKind::Kraken.into()];
     s.provider_urls.binance = common::testing::dead_url();
     s.provider_urls.coingecko = common::testing::dead_url();
     s.rate_limit.api_keys = vec!["test-key=1000000".into()];

@@ -7,7 +7,6 @@ mod graphql;
 mod grpc;
 mod helpers;
 mod jobs;
-mod kraken;
 mod page;
 mod problems;
 mod providers;

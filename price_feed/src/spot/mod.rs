@@ -1,5 +1,8 @@
-//! BTC price providers: one client per upstream API, a sanity check on what they
-//! return, and a fallback chain. Prices are parsed from their text, never through `f64`.
+//! Spot BTC prices in EUR, GBP and USD: one client per upstream API, a sanity check
+//! on what they return ([`Validator`]), and a fallback chain ([`fetch_first_valid`]).
+//! Prices are parsed from their text, never through `f64`. A provider that answers 429
+//! or 5xx with `Retry-After` is not asked again before that time: until then its
+//! [`Provider::fetch`] fails at once, so the chain goes on to the next provider.
 
 mod coinbase;
 mod coindesk;
@@ -7,162 +10,17 @@ mod coingecko;
 mod kraken;
 mod simulated;
 
-use std::fmt;
-use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use chrono::{TimeDelta, Utc};
 use common::models::{PriceRecord, Rates};
 use common::money::{Currency, Rate};
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
-/// An upstream source of BTC prices.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum ProviderKind {
-    /// Coinbase spot prices (`/v2/prices/BTC-EUR/spot`).
-    Coinbase,
-    /// Kraken public Ticker (last trade).
-    Kraken,
-    /// CoinGecko `simple/price`.
-    CoinGecko,
-    /// CoinDesk BPI v1 (the original source; the host is gone, kept for compatibility).
-    CoinDesk,
-    /// Made-up prices for offline runs; every record is marked `simulated`.
-    Simulated,
-}
-
-impl ProviderKind {
-    /// Every provider kind, in declaration order.
-    pub const ALL: [ProviderKind; 5] = [
-        ProviderKind::Coinbase,
-        ProviderKind::Kraken,
-        ProviderKind::CoinGecko,
-        ProviderKind::CoinDesk,
-        ProviderKind::Simulated,
-    ];
-
-    /// The lowercase name used in config, logs and `PriceRecord::source`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ProviderKind::Coinbase => "coinbase",
-            ProviderKind::Kraken => "kraken",
-            ProviderKind::CoinGecko => "coingecko",
-            ProviderKind::CoinDesk => "coindesk",
-            ProviderKind::Simulated => "simulated",
-        }
-    }
-
-    /// The public API root of this provider (empty for `Simulated`).
-    pub fn default_base_url(self) -> &'static str {
-        match self {
-            ProviderKind::Coinbase => "https://api.coinbase.com",
-            ProviderKind::Kraken => "https://api.kraken.com",
-            ProviderKind::CoinGecko => "https://api.coingecko.com",
-            ProviderKind::CoinDesk => "https://api.coindesk.com",
-            ProviderKind::Simulated => "",
-        }
-    }
-}
-
-/// The public API root of `kind` (same as [`ProviderKind::default_base_url`]).
-pub fn default_base_url(kind: ProviderKind) -> &'static str {
-    kind.default_base_url()
-}
-
-impl fmt::Display for ProviderKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// A provider name that is not one of the known kinds.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown price provider {0:?}; expected one of coinbase, kraken, coingecko, coindesk, simulated")]
-pub struct UnknownProvider(pub String);
-
-impl FromStr for ProviderKind {
-    type Err = UnknownProvider;
-    /// Case-insensitive, surrounding spaces ignored (env lists like `"kraken, coinbase"`).
-    fn from_str(s: &str) -> Result<Self, UnknownProvider> {
-        let name = s.trim();
-        ProviderKind::ALL
-            .into_iter()
-            .find(|k| k.as_str().eq_ignore_ascii_case(name))
-            .ok_or_else(|| UnknownProvider(s.to_owned()))
-    }
-}
-
-/// One entry of the provider chain. Deserializes from `"kraken"` or
-/// `{kind = "kraken", base_url = "http://..."}`; a missing or empty `base_url` means the default.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(from = "RawProviderConfig")]
-pub struct ProviderConfig {
-    /// Which API to call.
-    pub kind: ProviderKind,
-    /// API root without a trailing slash, e.g. `https://api.kraken.com`.
-    pub base_url: String,
-}
-
-impl ProviderConfig {
-    /// A config for `kind` at its default base URL.
-    pub fn new(kind: ProviderKind) -> Self {
-        Self {
-            kind,
-            base_url: kind.default_base_url().to_owned(),
-        }
-    }
-}
-
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum RawProviderConfig {
-    Name(ProviderKind),
-    Full(FullProviderConfig),
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct FullProviderConfig {
-    kind: ProviderKind,
-    #[serde(default)]
-    base_url: Option<String>,
-}
-
-impl From<RawProviderConfig> for ProviderConfig {
-    fn from(raw: RawProviderConfig) -> Self {
-        match raw {
-            RawProviderConfig::Name(kind) => Self::new(kind),
-            RawProviderConfig::Full(FullProviderConfig { kind, base_url }) => match base_url {
-                Some(url) if !url.trim().is_empty() => Self {
-                    kind,
-                    base_url: url.trim().to_owned(),
-                },
-                _ => Self::new(kind),
-            },
-        }
-    }
-}
-
-/// Why a provider gave no usable price.
-#[derive(Debug, thiserror::Error)]
-pub enum ProviderError {
-    /// The provider answered with a non-2xx status.
-    #[error("HTTP status {0}")]
-    Http(u16),
-    /// No answer: timeout, connection refused, DNS, a broken body.
-    #[error("transport error: {0}")]
-    Transport(String),
-    /// An answer that is not the documented format: not JSON, missing fields, bad numbers.
-    #[error("malformed response: {0}")]
-    Malformed(String),
-    /// A well-formed but unacceptable price: not positive, out of bounds, a jump.
-    #[error("invalid price: {0}")]
-    Invalid(String),
-}
+use crate::{ProviderConfig, ProviderError, ProviderKind, error_chain, http};
 
 /// A configured price source. Network providers share the service's pooled client.
 #[derive(Debug)]
@@ -171,6 +29,8 @@ pub struct Provider {
     base_url: String,
     client: reqwest::Client,
     sim: Mutex<simulated::SimState>,
+    /// Until when the provider asked not to be called (its last `Retry-After`).
+    paused_until: Mutex<Option<Instant>>,
 }
 
 impl Provider {
@@ -181,6 +41,7 @@ impl Provider {
             base_url: cfg.base_url.trim_end_matches('/').to_owned(),
             client,
             sim: Mutex::new(simulated::SimState::new()),
+            paused_until: Mutex::new(None),
         }
     }
 
@@ -189,17 +50,52 @@ impl Provider {
         self.kind
     }
 
-    /// Asks the provider for BTC prices in EUR, GBP and USD, once.
+    /// Seconds left of the pause the provider asked for, if one is running.
+    pub fn paused_for(&self) -> Option<u64> {
+        let until = (*self.paused_until.lock().unwrap_or_else(PoisonError::into_inner))?;
+        let left = until.checked_duration_since(Instant::now())?;
+        Some(left.as_secs() + u64::from(left.subsec_nanos() > 0))
+    }
+
+    /// Asks the provider for BTC prices in EUR, GBP and USD, once; fails at once,
+    /// without a request, while a pause it asked for (`Retry-After`) runs.
     pub async fn fetch(&self) -> Result<PriceRecord, ProviderError> {
+        if let Some(left) = self.paused_for() {
+            return Err(ProviderError::Unavailable {
+                reason: format!(
+                    "{} asked for a pause (Retry-After); asked again in {left} s",
+                    self.kind
+                ),
+                retry_after: Some(left),
+            });
+        }
+        let result = self.fetch_now().await;
+        if let Some(secs) = result.as_ref().err().and_then(ProviderError::retry_after)
+            && secs > 0
+        {
+            tracing::info!(provider = %self.kind, retry_after_secs = secs, "price provider asked for a pause");
+            *self.paused_until.lock().unwrap_or_else(PoisonError::into_inner) =
+                Instant::now().checked_add(Duration::from_secs(secs));
+        }
+        result
+    }
+
+    async fn fetch_now(&self) -> Result<PriceRecord, ProviderError> {
         let fetched_at = Utc::now();
         let rates = match self.kind {
             ProviderKind::Coinbase => coinbase::fetch(self).await?,
             ProviderKind::Kraken => kraken::fetch(self).await?,
             ProviderKind::CoinGecko => coingecko::fetch(self).await?,
             ProviderKind::CoinDesk => coindesk::fetch(self).await?,
+            ProviderKind::Binance => {
+                return Err(ProviderError::Malformed(format!(
+                    "{} gives no spot prices",
+                    self.kind
+                )));
+            }
             ProviderKind::Simulated => {
                 // A poisoned lock only means a panic mid-step; the state is still a valid price.
-                let mut state = self.sim.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+                let mut state = self.sim.lock().unwrap_or_else(PoisonError::into_inner);
                 state.step()?
             }
         };
@@ -214,49 +110,22 @@ impl Provider {
     /// GETs `{base_url}{path_and_query}` and decodes a JSON body, mapping every failure.
     async fn get_json<T: DeserializeOwned>(&self, path_and_query: &str) -> Result<T, ProviderError> {
         let url = format!("{}{}", self.base_url, path_and_query);
-        let response = self
-            .client
-            .get(&url)
-            .header(reqwest::header::ACCEPT, "application/json")
-            .send()
-            .await
-            .map_err(transport)?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(ProviderError::Http(status.as_u16()));
+        let transport = |e: reqwest::Error| ProviderError::Transport(error_chain(&e));
+        let answer = http::get(&self.client, &url, &[]).await.map_err(transport)?;
+        if !answer.is_success() {
+            return Err(ProviderError::Http {
+                status: answer.status,
+                retry_after: answer.retry_after,
+            });
         }
-        let body = response.bytes().await.map_err(transport)?;
+        let body = answer.body().await.map_err(transport)?;
         serde_json::from_slice(&body).map_err(|e| ProviderError::Malformed(format!("{}: {e}", self.kind)))
     }
 }
 
-/// reqwest's own message is terse ("error sending request"); the cause chain says why.
-fn transport(e: reqwest::Error) -> ProviderError {
-    let mut text = if e.is_timeout() {
-        format!("timed out: {e}")
-    } else {
-        e.to_string()
-    };
-    let mut source = std::error::Error::source(&e);
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    ProviderError::Transport(text)
-}
-
-/// Exact decimal from a price's text: plain (`61234.56`) or exponent (`6.123456e4`) form.
+/// Exact decimal from a price's text.
 fn parse_decimal(currency: Currency, text: &str) -> Result<Decimal, ProviderError> {
-    Decimal::from_str_exact(text)
-        .or_else(|e| {
-            if text.contains(['e', 'E']) {
-                Decimal::from_scientific(text)
-            } else {
-                Err(e)
-            }
-        })
-        .map_err(|e| ProviderError::Malformed(format!("{currency} price {text:?} is not a number: {e}")))
+    crate::parse_decimal(&format!("{currency} price"), text)
 }
 
 /// Checks a decimal as a BTC price in `currency`.
@@ -271,18 +140,10 @@ fn rate_from_text(currency: Currency, text: &str) -> Result<Rate, ProviderError>
 
 /// A price given as a JSON number or string, read from its raw text so no float rounds it.
 fn rate_from_json(currency: Currency, raw: &RawValue) -> Result<Rate, ProviderError> {
-    let text = raw.get().trim();
-    if text.starts_with('"') {
-        let inner: String = serde_json::from_str(text)
-            .map_err(|e| ProviderError::Malformed(format!("{currency} price {text}: {e}")))?;
-        rate_from_text(currency, &inner)
-    } else if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-        rate_from_text(currency, text)
-    } else {
-        Err(ProviderError::Malformed(format!(
-            "{currency} price {text} is not a number"
-        )))
-    }
+    rate_from_text(
+        currency,
+        &crate::raw_number_text(&format!("{currency} price"), raw)?,
+    )
 }
 
 /// Rejects absurd prices before they reach orders.
@@ -426,7 +287,6 @@ mod tests {
 
     use chrono::{TimeDelta, Utc};
     use rust_decimal::Decimal;
-    use serde_json::json;
     use wiremock::matchers::{method, path};
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
@@ -438,62 +298,6 @@ mod tests {
             r#"{"bitcoin":{"eur":61234.56,"gbp":52345.1,"usd":66543}}"#,
             "application/json",
         )
-    }
-
-    #[test]
-    fn provider_kinds_parse_and_display_as_lowercase_names() {
-        for kind in ProviderKind::ALL {
-            assert_eq!(kind.to_string().parse::<ProviderKind>().unwrap(), kind);
-            let json = serde_json::to_string(&kind).unwrap();
-            assert_eq!(json, format!("\"{kind}\""));
-            assert_eq!(serde_json::from_str::<ProviderKind>(&json).unwrap(), kind);
-        }
-        assert_eq!(
-            " CoinGecko ".parse::<ProviderKind>().unwrap(),
-            ProviderKind::CoinGecko
-        );
-        assert!("binance".parse::<ProviderKind>().is_err());
-        assert!(serde_json::from_str::<ProviderKind>("\"binance\"").is_err());
-    }
-
-    #[test]
-    fn provider_config_defaults_the_base_url_per_kind() {
-        let chain: Vec<ProviderConfig> = serde_json::from_value(json!([
-            "coingecko",
-            {"kind": "kraken"},
-            {"kind": "coinbase", "base_url": "http://localhost:9000/"},
-            {"kind": "coindesk", "base_url": ""},
-        ]))
-        .unwrap();
-        assert_eq!(
-            chain[0],
-            ProviderConfig {
-                kind: ProviderKind::CoinGecko,
-                base_url: "https://api.coingecko.com".into()
-            }
-        );
-        assert_eq!(chain[1].base_url, "https://api.kraken.com");
-        assert_eq!(chain[2].base_url, "http://localhost:9000/");
-        assert_eq!(chain[3].base_url, default_base_url(ProviderKind::CoinDesk));
-        assert!(serde_json::from_value::<ProviderConfig>(json!({"kind": "kraken", "url": "x"})).is_err());
-    }
-
-    #[test]
-    fn prices_are_parsed_exactly_from_plain_and_exponent_text() {
-        let d = |t: &str| parse_decimal(Currency::Usd, t).unwrap();
-        assert_eq!(d("61234.56"), Decimal::new(6_123_456, 2));
-        assert_eq!(d("6.654321e4"), Decimal::new(6_654_321, 2));
-        assert_eq!(d("1E+5"), Decimal::from(100_000));
-        assert_eq!(d("123456e-2"), Decimal::new(123_456, 2));
-        for bad in ["", "NaN", "1.2.3", "12,3", "1e400", "abc"] {
-            assert!(
-                matches!(
-                    parse_decimal(Currency::Usd, bad),
-                    Err(ProviderError::Malformed(_))
-                ),
-                "{bad:?}"
-            );
-        }
     }
 
     #[tokio::test]
@@ -527,6 +331,94 @@ mod tests {
         };
         let err = Provider::new(cfg, client()).fetch().await.unwrap_err();
         assert!(matches!(err, ProviderError::Transport(_)), "{err:?}");
+    }
+
+    /// A CoinGecko mock answering 429 with `retry_after` once, then prices.
+    async fn rate_limited_once(retry_after: &str) -> MockServer {
+        let server = MockServer::start().await;
+        Mock::given(path("/api/v3/simple/price"))
+            .respond_with(ResponseTemplate::new(429).insert_header("retry-after", retry_after))
+            .up_to_n_times(1)
+            .mount(&server)
+            .await;
+        Mock::given(path("/api/v3/simple/price"))
+            .respond_with(coingecko_ok())
+            .mount(&server)
+            .await;
+        server
+    }
+
+    #[tokio::test]
+    async fn a_provider_that_sent_retry_after_is_not_asked_again_before_it_passes() {
+        let server = rate_limited_once("60").await;
+        let p = provider(ProviderKind::CoinGecko, &server);
+        let err = p.fetch().await.unwrap_err();
+        assert_eq!(
+            err,
+            ProviderError::Http {
+                status: 429,
+                retry_after: Some(60)
+            }
+        );
+        let again = p.fetch().await.unwrap_err();
+        let ProviderError::Unavailable { reason, retry_after } = &again else {
+            panic!("{again:?}")
+        };
+        assert!(reason.contains("Retry-After"), "{reason}");
+        assert!(matches!(retry_after, Some(59 | 60)), "{again:?}");
+        assert_eq!(p.paused_for(), *retry_after);
+        assert_eq!(
+            server.received_requests().await.unwrap().len(),
+            1,
+            "not asked while paused"
+        );
+        // The chain goes on to the next provider without waiting for it.
+        let chain = [
+            p,
+            Provider::new(ProviderConfig::new(ProviderKind::Simulated), client()),
+        ];
+        let rec = fetch_first_valid(&chain, &Validator::default(), None)
+            .await
+            .unwrap();
+        assert!(rec.simulated);
+        assert_eq!(server.received_requests().await.unwrap().len(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_retry_after_date_pauses_until_then_and_the_provider_is_asked_again_after() {
+        let at = Utc::now() + TimeDelta::milliseconds(1500);
+        let server = rate_limited_once(&at.format("%a, %d %b %Y %H:%M:%S GMT").to_string()).await;
+        let p = provider(ProviderKind::CoinGecko, &server);
+        let err = p.fetch().await.unwrap_err();
+        assert!(matches!(err.retry_after(), Some(1 | 2)), "{err:?}");
+        assert!(matches!(p.fetch().await, Err(ProviderError::Unavailable { .. })));
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        assert_eq!(p.paused_for(), None);
+        let rec = p.fetch().await.unwrap();
+        assert_eq!(rec.source, "coingecko");
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_failure_without_retry_after_does_not_pause_the_provider() {
+        let server = MockServer::start().await;
+        Mock::given(method("GET"))
+            .respond_with(ResponseTemplate::new(503))
+            .mount(&server)
+            .await;
+        let p = provider(ProviderKind::CoinGecko, &server);
+        for _ in 0..2 {
+            let err = p.fetch().await.unwrap_err();
+            assert_eq!(
+                err,
+                ProviderError::Http {
+                    status: 503,
+                    retry_after: None
+                }
+            );
+        }
+        assert_eq!(p.paused_for(), None);
+        assert_eq!(server.received_requests().await.unwrap().len(), 2);
     }
 
     #[tokio::test]
@@ -688,7 +580,7 @@ mod tests {
             matches!(
                 errors.as_slice(),
                 [
-                    (ProviderKind::CoinDesk, ProviderError::Http(500)),
+                    (ProviderKind::CoinDesk, ProviderError::Http { status: 500, .. }),
                     (ProviderKind::CoinGecko, ProviderError::Malformed(_))
                 ]
             ),

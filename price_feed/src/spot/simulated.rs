@@ -74,8 +74,9 @@ mod tests {
     use rust_decimal::Decimal;
 
     use super::super::test_support::client;
-    use super::super::{Provider, ProviderConfig, ProviderKind, Validator};
+    use super::super::{Provider, Validator};
     use super::SimState;
+    use crate::{ProviderConfig, ProviderKind};
 
     #[tokio::test]
     async fn simulated_records_are_marked_and_need_no_network() {

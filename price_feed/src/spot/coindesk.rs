@@ -45,7 +45,7 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::super::test_support::provider;
-    use super::super::{ProviderError, ProviderKind};
+    use crate::{ProviderError, ProviderKind};
 
     fn bpi(code: &str, rate: &str) -> Value {
         json!({"code": code, "symbol": "&#36;", "rate": rate, "description": "x", "rate_float": 1.5})

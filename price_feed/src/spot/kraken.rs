@@ -65,7 +65,7 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::super::test_support::provider;
-    use super::super::{ProviderError, ProviderKind};
+    use crate::{ProviderError, ProviderKind};
 
     fn ticker(last: &str) -> Value {
         json!({

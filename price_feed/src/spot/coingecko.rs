@@ -42,7 +42,7 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::super::test_support::provider;
-    use super::super::{ProviderError, ProviderKind};
+    use crate::{ProviderError, ProviderKind};
 
     async fn serve(template: ResponseTemplate) -> MockServer {
         let server = MockServer::start().await;
@@ -93,7 +93,7 @@ mod tests {
             .fetch()
             .await
             .unwrap_err();
-        assert!(matches!(err, ProviderError::Http(429)), "{err:?}");
+        assert!(matches!(err, ProviderError::Http { status: 429, .. }), "{err:?}");
     }
 
     #[tokio::test]

@@ -11,8 +11,8 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::{BoxFuture, Fetched, PriceHistory, ProviderError, get_body, price};
-use crate::domain::{Asset, Candle, Interval};
+use super::{Asset, BoxFuture, Candle, Fetched, Interval, PriceHistory, get_body, price};
+use crate::ProviderError;
 
 /// The CoinGecko client.
 pub struct CoinGecko {

@@ -51,7 +51,7 @@ mod tests {
     use wiremock::{Mock, MockServer, ResponseTemplate};
 
     use super::super::test_support::provider;
-    use super::super::{ProviderError, ProviderKind};
+    use crate::{ProviderError, ProviderKind};
 
     async fn mount_spot(server: &MockServer, currency: &str, amount: &str, reply_currency: &str) {
         Mock::given(method("GET"))
@@ -105,7 +105,7 @@ mod tests {
             .fetch()
             .await
             .unwrap_err();
-        assert!(matches!(err, ProviderError::Http(500)), "{err:?}");
+        assert!(matches!(err, ProviderError::Http { status: 500, .. }), "{err:?}");
     }
 
     #[tokio::test]
