@@ -36,7 +36,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         pg: testing::pg_settings("sensor"),
         redis: testing::redis_settings(),
         common: testing::common_settings(),
-        api_keys: common::config::Secret::new(format!("{KEY}=ingest+restricted,{READ_KEY}=")),
+        api_keys: format!("{KEY}=ingest+restricted,{READ_KEY}=").parse().unwrap(),
         ..Settings::default()
     };
     settings.http.port = 0;
