@@ -184,11 +184,6 @@ impl Authenticator {
         })
     }
 
-    /// The configured API keys.
-    pub fn keys(&self) -> &ApiKeys {
-        &self.keys
-    }
-
     /// A bearer JWT, or any configured API key (with or without rights); 401 for
     /// neither, a token that does not verify, or an unknown key.
     pub async fn caller(&self, req: &HttpRequest) -> Result<Caller, AuthProblem> {

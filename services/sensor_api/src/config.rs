@@ -58,11 +58,11 @@ pub enum Right {
 }
 
 impl Right {
-    /// The words used in configuration, every right's.
-    pub const NAMES: [&str; 2] = ["ingest", "restricted"];
+    /// Every right's word, as `api_keys` may name them.
+    pub const NAMES: [&str; 2] = [Right::Ingest.as_str(), Right::Restricted.as_str()];
 
     /// The word used in configuration.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Right::Ingest => "ingest",
             Right::Restricted => "restricted",
