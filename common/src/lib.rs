@@ -1,16 +1,16 @@
 //! Shared server code for the Delos services: configuration, telemetry, the
 //! problem-JSON error shape, the HTTP frame and standard routes, clients between
-//! services, the health reporter, service-token auth, rate limits, pools, and
+//! services, the health reporter, auth (service token, API keys, JWTs), rate limits, pools, and
 //! group commit.
 //! Nothing here installs process-global state; `telemetry::init` is for `main`.
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
 pub mod group_commit;
 pub mod http;
 pub mod internal_apis;
-pub mod jwt;
 pub mod metrics;
 pub mod models;
 pub mod money;
@@ -24,7 +24,6 @@ pub mod redis;
 pub mod reporter;
 pub mod security_headers;
 pub mod service_client;
-pub mod service_token;
 pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod testing;

@@ -85,7 +85,7 @@ pub const SERVICE_TOKEN: &[ProblemType] = &[ProblemType {
 }];
 
 /// Added by services whose restricted routes take API keys with rights or bearer
-/// tokens ([`crate::jwt`]).
+/// tokens ([`crate::auth`]).
 pub const CALLERS: &[ProblemType] = &[
     ProblemType {
         code: "unauthorized",

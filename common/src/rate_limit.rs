@@ -138,10 +138,7 @@ fn forwarded_for(req: &HttpRequest) -> Option<IpAddr> {
 }
 
 fn api_key(req: &HttpRequest) -> Option<String> {
-    req.headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    crate::auth::api_key(req)
         .filter(|k| !k.is_empty())
         .map(str::to_owned)
 }

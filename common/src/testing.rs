@@ -395,14 +395,14 @@ pub mod jwt {
         }
 
         /// JWT settings trusting these keys (file JWKS + HS256), with the test issuer and audience.
-        pub fn settings(&self) -> crate::jwt::JwtSettings {
-            crate::jwt::JwtSettings {
+        pub fn settings(&self) -> crate::auth::JwtSettings {
+            crate::auth::JwtSettings {
                 hs256_secret: crate::config::Secret::new(HS256_SECRET),
                 jwks_file: self.jwks_file(),
                 issuer: ISSUER.into(),
                 audience: AUDIENCE.into(),
                 leeway_secs: 5,
-                ..crate::jwt::JwtSettings::default()
+                ..crate::auth::JwtSettings::default()
             }
         }
 

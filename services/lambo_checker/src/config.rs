@@ -1,7 +1,7 @@
 //! lambo_checker settings (`DELOS_LAMBO_CHECKER__…`).
 
-use common::config::{CommonSettings, HttpSettings, PgSettings, RedisSettings, Secret};
-use common::jwt::JwtSettings;
+use common::auth::{ApiKeys, JwtSettings};
+use common::config::{CommonSettings, HttpSettings, PgSettings, RedisSettings};
 use common::rate_limit::RateLimitSettings;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -98,10 +98,10 @@ pub struct Settings {
     pub warm_up: bool,
     /// Largest `max_points` a caller may ask for (and the default).
     pub max_points: usize,
-    /// API keys admitted to `/api/v1/restricted`, comma-separated (beside bearer JWTs).
-    pub api_keys: Secret,
+    /// API keys admitted to `/api/v1/restricted`, comma-separated (beside bearer JWTs):
+    /// the shared key model, `KEY,KEY2`, listed bare (lambo_checker knows no rights).
+    pub api_keys: ApiKeys,
     /// Bearer JWTs accepted by `/api/v1/restricted` (`DELOS_LAMBO_CHECKER__JWT__…`).
-    #[schema(value_type = Object)]
     pub jwt: JwtSettings,
     /// Background analysis jobs (`/api/v1/analyze_async`).
     pub jobs: crate::jobs::JobSettings,
@@ -137,7 +137,7 @@ impl Default for Settings {
             import_bundled: true,
             warm_up: true,
             max_points: 1000,
-            api_keys: Secret::default(),
+            api_keys: ApiKeys::default(),
             jwt: JwtSettings::default(),
             jobs: crate::jobs::JobSettings::default(),
             cors: common::security_headers::Cors::default(),
@@ -185,6 +185,7 @@ impl Settings {
             "max_points must be at least 2 (got {})",
             self.max_points
         );
+        self.api_keys.check_rights(&[])?;
         Ok(())
     }
 }
@@ -273,5 +274,17 @@ mod tests {
         let defaults = Settings::default().provider_chain();
         assert_eq!(defaults, Settings::default().providers);
         assert_eq!(defaults[1].base_url, "https://api.binance.com");
+    }
+
+    #[test]
+    fn api_keys_are_a_plain_list_and_a_key_with_a_right_fails_validation() {
+        let from = |keys: &str| -> Settings {
+            serde_json::from_value(serde_json::json!({ "api_keys": keys })).unwrap()
+        };
+        let s = from("k1, k2");
+        s.validate().unwrap();
+        assert!(s.api_keys.rights("k1").is_some() && s.api_keys.rights("k2").is_some());
+        let err = from("k1,k2=restricted").validate().unwrap_err().to_string();
+        assert!(err.contains("entry 2") && !err.contains("k2"), "{err}");
     }
 }

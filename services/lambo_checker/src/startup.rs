@@ -106,17 +106,11 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         let checker = checker.clone();
         tokio::spawn(async move { checker.history.warm_up().await })
     });
-    let auth = actix_web::web::Data::new(crate::routes::restricted::RestrictedAuth {
-        jwt: common::jwt::JwtVerifier::new(&settings.jwt, http_jwt)?,
-        keys: settings
-            .api_keys
-            .expose()
-            .split(',')
-            .map(str::trim)
-            .filter(|k| !k.is_empty())
-            .map(str::to_owned)
-            .collect(),
-    });
+    let auth = actix_web::web::Data::new(common::auth::Authenticator::new(
+        &settings.jwt,
+        settings.api_keys.clone(),
+        http_jwt,
+    )?);
     let jobs = crate::jobs::Jobs::new(pool.clone(), settings.jobs.clone());
     let workers = jobs.start(checker.clone());
     let jobs = actix_web::web::Data::new(jobs);

@@ -1,9 +1,7 @@
 //! sensor_api settings (`DELOS_SENSOR_API__…`).
 
-use std::collections::HashMap;
-
-use common::config::{CommonSettings, HttpSettings, PgSettings, RedisSettings, Secret};
-use common::jwt::JwtSettings;
+use common::auth::{ApiKeys, JwtSettings};
+use common::config::{CommonSettings, HttpSettings, PgSettings, RedisSettings};
 use common::rate_limit::RateLimitSettings;
 use serde::{Deserialize, Serialize};
 
@@ -17,12 +15,12 @@ pub struct Settings {
     pub redis: RedisSettings,
     pub rate_limit: RateLimitSettings,
     pub common: CommonSettings,
-    /// API keys and their rights, `KEY=RIGHT+RIGHT,KEY2=RIGHT`; rights are
-    /// `ingest` (POST /api/v1/readings) and `restricted` (/api/v1/core/restricted).
-    pub api_keys: Secret,
+    /// API keys and their rights, `KEY=RIGHT+RIGHT,KEY2=RIGHT` (the shared key model;
+    /// a bare `KEY` carries none); rights are `ingest` (POST /api/v1/readings) and
+    /// `restricted` (/api/v1/core/restricted).
+    pub api_keys: ApiKeys,
     /// Bearer JWTs accepted by `/api/v1/core/restricted` beside API keys
     /// (`DELOS_SENSOR_API__JWT__…`); with no key configured, bearer tokens are refused.
-    #[schema(value_type = Object)]
     pub jwt: JwtSettings,
     /// Browser origins allowed cross-origin (`DELOS_SENSOR_API__CORS__ALLOWED_ORIGINS`); default none.
     #[schema(value_type = Object)]
@@ -41,7 +39,7 @@ impl Default for Settings {
             redis: RedisSettings::default(),
             rate_limit: RateLimitSettings::default(),
             common: CommonSettings::default(),
-            api_keys: Secret::default(),
+            api_keys: ApiKeys::default(),
             jwt: JwtSettings::default(),
             cors: common::security_headers::Cors::default(),
             max_upload_bytes: 1024 * 1024 * 1024,
@@ -62,8 +60,11 @@ pub enum Right {
 }
 
 impl Right {
+    /// Every right's word, as `api_keys` may name them.
+    pub const NAMES: [&str; 2] = [Right::Ingest.as_str(), Right::Restricted.as_str()];
+
     /// The word used in configuration.
-    pub fn as_str(self) -> &'static str {
+    pub const fn as_str(self) -> &'static str {
         match self {
             Right::Ingest => "ingest",
             Right::Restricted => "restricted",
@@ -72,41 +73,9 @@ impl Right {
 }
 
 impl Settings {
-    /// Parses `api_keys`; a malformed entry names itself (without the key).
-    pub fn key_rights(&self) -> anyhow::Result<HashMap<String, Vec<Right>>> {
-        let mut out = HashMap::new();
-        for (n, entry) in self
-            .api_keys
-            .expose()
-            .split(',')
-            .map(str::trim)
-            .filter(|e| !e.is_empty())
-            .enumerate()
-        {
-            let (key, rights) = entry
-                .split_once('=')
-                .ok_or_else(|| anyhow::anyhow!("api_keys entry {} is not KEY=RIGHT+RIGHT", n + 1))?;
-            let rights = rights
-                .split('+')
-                .map(str::trim)
-                .filter(|r| !r.is_empty())
-                .map(|r| match r {
-                    "ingest" => Ok(Right::Ingest),
-                    "restricted" => Ok(Right::Restricted),
-                    other => Err(anyhow::anyhow!(
-                        "api_keys entry {}: unknown right {other:?} (ingest, restricted)",
-                        n + 1
-                    )),
-                })
-                .collect::<anyhow::Result<Vec<_>>>()?;
-            out.insert(key.trim().to_string(), rights);
-        }
-        Ok(out)
-    }
-
     /// Fails on settings that cannot work.
     pub fn validate(&self) -> anyhow::Result<()> {
-        self.key_rights()?;
+        self.api_keys.check_rights(&Right::NAMES)?;
         anyhow::ensure!(self.max_points >= 1, "max_points must be at least 1");
         anyhow::ensure!(self.max_upload_bytes >= 1, "max_upload_bytes must be at least 1");
         Ok(())
@@ -119,19 +88,20 @@ mod tests {
     use super::*;
 
     #[test]
-    fn api_keys_parse_with_rights_and_bad_entries_are_named() {
-        let s = Settings {
-            api_keys: Secret::new("a=ingest+restricted, b=ingest"),
-            ..Settings::default()
+    fn api_keys_load_with_rights_and_unknown_rights_fail_validation() {
+        let from = |keys: &str| -> Settings {
+            serde_json::from_value(serde_json::json!({ "api_keys": keys })).unwrap()
         };
-        let k = s.key_rights().unwrap();
-        assert_eq!(k["a"], vec![Right::Ingest, Right::Restricted]);
-        assert_eq!(k["b"], vec![Right::Ingest]);
-        let bad = Settings {
-            api_keys: Secret::new("a=ingest,b=admin"),
-            ..Settings::default()
+        let s = from("a=ingest+restricted, b=ingest");
+        s.validate().unwrap();
+        let rights = |k: &str| {
+            s.api_keys
+                .rights(k)
+                .map(|r| r.iter().cloned().collect::<Vec<_>>())
         };
-        let err = bad.key_rights().unwrap_err().to_string();
+        assert_eq!(rights("a"), Some(vec!["ingest".into(), "restricted".into()]));
+        assert_eq!(rights("b"), Some(vec!["ingest".into()]));
+        let err = from("a=ingest,b=admin").validate().unwrap_err().to_string();
         assert!(err.contains("entry 2") && err.contains("admin"), "{err}");
     }
 }

@@ -15,8 +15,7 @@ use crate::{MIGRATOR, routes};
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     settings.validate()?;
     let pool = common::db::connect(&settings.pg, &MIGRATOR).await?;
-    let keys = settings.key_rights()?;
-    if keys.is_empty() {
+    if settings.api_keys.is_empty() {
         tracing::warn!(
             "DELOS_SENSOR_API__API_KEYS is not set: POST /api/v1/readings and /api/v1/core/restricted \
              refuse every call (import files with `delos sensors import` instead)"
@@ -24,7 +23,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     }
     let http =
         common::service_client::http_client(Duration::from_millis(settings.common.client_timeout_millis));
-    let jwt = common::jwt::JwtVerifier::new(&settings.jwt, http.clone())?;
+    let auth = common::auth::Authenticator::new(&settings.jwt, settings.api_keys.clone(), http.clone())?;
     let redis = common::redis::connect(&settings.redis)?;
     let limiter = RateLimiter::new(
         redis.clone(),
@@ -42,10 +41,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
     let state = actix_web::web::Data::new(State {
         pool,
-        keys,
+        auth,
         max_upload_bytes: settings.max_upload_bytes,
         max_points: settings.max_points,
-        jwt,
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);

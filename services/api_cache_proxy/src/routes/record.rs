@@ -3,8 +3,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, TimeDelta, Utc};
 use common::Problem;
+use common::auth::ServiceAuth;
 use common::models::PriceRecord;
-use common::service_token::ServiceAuth;
 use serde::{Deserialize, Serialize};
 
 use crate::state::State;

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpResponse, web};
 use common::Problem;
-use common::service_token::ServiceAuth;
+use common::auth::ServiceAuth;
 
 use crate::updater::{TickOutcome, Updater, UpdaterStatus};
 

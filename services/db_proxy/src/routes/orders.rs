@@ -1,9 +1,9 @@
 use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use common::Problem;
+use common::auth::ServiceAuth;
 use common::models::{KeyedOrder, NewOrder, OrderPage};
 use common::money::btc_for;
-use common::service_token::ServiceAuth;
 use serde::Deserialize;
 use uuid::Uuid;
 

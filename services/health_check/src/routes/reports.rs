@@ -1,8 +1,8 @@
 use actix_web::{HttpResponse, web};
 use chrono::{DateTime, Utc};
 use common::Problem;
+use common::auth::ServiceAuth;
 use common::models::Report;
-use common::service_token::ServiceAuth;
 use serde::Deserialize;
 use serde_json::json;
 

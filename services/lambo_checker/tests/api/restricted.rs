@@ -12,7 +12,7 @@ async fn valid_tokens_and_admitted_keys_get_200_naming_the_caller() {
     let settings = keys.settings();
     let app = spawn_app(|s| {
         s.jwt = settings;
-        s.api_keys = common::config::Secret::new("restricted-key");
+        s.api_keys = "restricted-key".parse().unwrap();
     })
     .await;
     let url = format!("{}/api/v1/restricted", app.address);
@@ -105,4 +105,56 @@ async fn with_nothing_configured_the_route_refuses_everyone() {
         .await
         .unwrap();
     assert_problem(res, StatusCode::UNAUTHORIZED, "unauthorized", "key, no keys").await;
+}
+
+#[tokio::test]
+async fn every_key_of_the_plain_list_is_admitted_and_a_token_decides_when_a_key_is_sent_too() {
+    let keys = TestKeys::generate();
+    let settings = keys.settings();
+    let app = spawn_app(|s| {
+        s.jwt = settings;
+        s.api_keys = "first-key, restricted-key".parse().unwrap();
+    })
+    .await;
+    let url = format!("{}/api/v1/restricted", app.address);
+    for key in ["first-key", "restricted-key"] {
+        let res = app
+            .client
+            .get(&url)
+            .header("x-api-key", key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{key}");
+        let body: Value = res.json().await.unwrap();
+        assert_eq!(body["caller"]["method"], "api_key", "{key}");
+        assert!(!body.to_string().contains(key), "the key itself is never echoed");
+    }
+    let res = app
+        .client
+        .get(&url)
+        .header("x-api-key", "first-key")
+        .bearer_auth(keys.rs256(&jwt::claims("uid-7")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["caller"]["subject"], "uid-7");
+    assert_eq!(body["caller"]["method"], "bearer_jwt");
+    let res = app
+        .client
+        .get(&url)
+        .header("x-api-key", "first-key")
+        .bearer_auth("not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        res,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "a bad token and a good key",
+    )
+    .await;
 }

@@ -10,7 +10,6 @@ use futures_util::StreamExt;
 use serde::Deserialize;
 use tokio::sync::mpsc;
 
-use super::require;
 use crate::config::Right;
 use crate::ingest::{self, Format, IngestError, IngestOptions};
 use crate::state::State;
@@ -82,7 +81,7 @@ pub async fn post_readings(
     q: web::Query<IngestParams>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, Problem> {
-    require(&req, &state, Right::Ingest)?;
+    state.auth.require(&req, Right::Ingest.as_str())?;
     let strict = match q.strict.as_deref() {
         None | Some("false" | "0") => false,
         Some("true" | "1") => true,

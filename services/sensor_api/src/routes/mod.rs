@@ -1,21 +1,18 @@
-//! sensor_api routes, and what they share: API-key rights, limits, readings on the wire.
+//! sensor_api routes, and what they share: limits, readings on the wire.
 
 mod aggregate;
 mod ingest;
 mod original;
 mod query;
 
-use actix_web::http::StatusCode;
 use actix_web::middleware::from_fn;
-use actix_web::{HttpRequest, web};
+use actix_web::web;
 use chrono::{DateTime, Utc};
 use common::Problem;
 use common::paging::Keyset;
 use serde::Serialize;
 
-use crate::config::Right;
 use crate::domain::{self, Kind, OutValue};
-use crate::state::State;
 
 /// The OpenAPI document of sensor_api.
 #[derive(utoipa::OpenApi)]
@@ -97,33 +94,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .get(original::restricted),
     )
     .service(web::resource("/status").wrap(limited()).get(original::status));
-}
-
-/// Admits the caller when its `X-API-Key` carries `right`: 401 without a known
-/// key, 403 with a key that lacks the right.
-pub fn require(req: &HttpRequest, state: &State, right: Right) -> Result<(), Problem> {
-    let key = req
-        .headers()
-        .get("x-api-key")
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
-        .filter(|k| !k.is_empty());
-    let Some(rights) = key.and_then(|k| state.keys.get(k)) else {
-        return Err(Problem::new(
-            StatusCode::UNAUTHORIZED,
-            "unauthorized",
-            "a valid API key is required (X-API-Key)",
-        ));
-    };
-    if !rights.contains(&right) {
-        return Err(Problem::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("this API key lacks the {:?} right", right.as_str()),
-        )
-        .with("right", right.as_str()));
-    }
-    Ok(())
 }
 
 /// Parses a `limit`: `default` when absent, else 1..=`max` (the shared page-size rule).

@@ -3,11 +3,11 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::Problem;
-use common::jwt::{AuthProblem, Caller, JwtVerifier};
+use common::auth::AuthProblem;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::{RECORDS, parse_limit, require};
+use super::{RECORDS, parse_limit};
 use crate::config::Right;
 use crate::domain::{self, Kind, OutValue};
 use crate::state::State;
@@ -108,7 +108,7 @@ pub async fn process_request(
 }
 
 /// The original's auth check: a bearer JWT (as the original's Firebase ID tokens;
-/// verified by `common::jwt`) or an API key with the `restricted` right. The answer
+/// verified by `common::auth`) or an API key with the `restricted` right. The answer
 /// says who the caller is and how they were authenticated.
 #[utoipa::path(get, tag = "original routes", path = "/api/v1/core/restricted",
     responses((status = 200, description = "{\"message\": \"Successful Auth\", \"caller\": {subject, method, ...}}"),
@@ -116,21 +116,7 @@ pub async fn process_request(
               (status = 403, body = Problem), (status = 429, body = Problem)),
     security(("api_key" = []), ("bearer" = [])))]
 pub async fn restricted(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, AuthProblem> {
-    let caller = if let Some(token) = JwtVerifier::bearer(&req) {
-        state.jwt.verify(&token).await?
-    } else if req.headers().contains_key("x-api-key") {
-        require(&req, &state, Right::Restricted)?;
-        let key = req
-            .headers()
-            .get("x-api-key")
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default();
-        Caller::api_key(key.trim())
-    } else {
-        return Err(AuthProblem::missing(
-            "credentials are required: Authorization: Bearer <JWT>, or X-API-Key",
-        ));
-    };
+    let caller = state.auth.caller_with(&req, Right::Restricted.as_str()).await?;
     Ok(HttpResponse::Ok().json(json!({ "message": "Successful Auth", "caller": caller })))
 }
 

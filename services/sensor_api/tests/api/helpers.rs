@@ -33,7 +33,7 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     testing::init_tracing();
     let mut settings = Settings {
-        api_keys: common::config::Secret::new(format!("{KEY}=ingest+restricted,{READ_KEY}=")),
+        api_keys: format!("{KEY}=ingest+restricted,{READ_KEY}=").parse().unwrap(),
         ..sensor_api::testing::settings()
     };
     settings.rate_limit.api_keys = vec![format!("{KEY}=1000000"), format!("{READ_KEY}=1000000")];

@@ -4,7 +4,7 @@ use common::testing::jwt::{self, TestKeys};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::helpers::{KEY, assert_problem, spawn_with};
+use crate::helpers::{KEY, READ_KEY, assert_problem, spawn_with};
 
 #[tokio::test]
 async fn valid_rs256_es256_and_hs256_tokens_are_admitted_and_the_answer_names_the_caller() {
@@ -131,4 +131,62 @@ async fn restricted_is_limited_to_30_a_minute_and_answers_carry_security_headers
     }
     let res = app.client.get(&url).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn restricted_wants_the_restricted_right_not_ingest_and_a_token_decides_when_a_key_is_sent_too() {
+    let keys = TestKeys::generate();
+    let settings = keys.settings();
+    let app = spawn_with(|s| {
+        s.jwt = settings;
+        s.api_keys = format!("{KEY}=restricted,{READ_KEY}=ingest").parse().unwrap();
+    })
+    .await;
+    let url = format!("{}/api/v1/core/restricted", app.address);
+    let res = app
+        .client
+        .get(&url)
+        .header("x-api-key", KEY)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["caller"]["method"], "api_key");
+    let res = app
+        .client
+        .get(&url)
+        .header("x-api-key", READ_KEY)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(res, StatusCode::FORBIDDEN, "forbidden", "ingest-only key").await;
+    assert_eq!(body["right"], "restricted");
+    let res = app
+        .client
+        .get(&url)
+        .header("x-api-key", READ_KEY)
+        .bearer_auth(keys.rs256(&jwt::claims("carol")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["caller"]["subject"], "carol");
+    assert_eq!(body["caller"]["method"], "bearer_jwt");
+    let res = app
+        .client
+        .get(&url)
+        .header("x-api-key", KEY)
+        .bearer_auth("not-a-jwt")
+        .send()
+        .await
+        .unwrap();
+    assert_problem(
+        res,
+        StatusCode::UNAUTHORIZED,
+        "invalid_token",
+        "a bad token and a good key",
+    )
+    .await;
 }

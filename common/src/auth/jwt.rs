@@ -1,4 +1,4 @@
-//! Bearer-token (JWT) verification, shared by every service with a restricted route.
+//! Bearer-token (JWT) verification, for [`super::Authenticator`].
 //!
 //! Accepted: RS256 and ES256 signed by a key of a configured JWKS (a file, or a URL
 //! fetched, cached and refreshed, e.g. Firebase's public keys), and HS256 with a
@@ -14,19 +14,16 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
-use actix_web::{HttpRequest, HttpResponse, ResponseError};
 use jsonwebtoken::jwk::{AlgorithmParameters, JwkSet};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use tokio::sync::RwLock;
 
+use super::{AuthProblem, Caller, Method};
 use crate::config::Secret;
-use crate::problem::Problem;
 
 /// JWT settings (`…__JWT__…`).
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct JwtSettings {
     /// HS256 shared secret; empty turns HS256 off.
@@ -57,107 +54,6 @@ impl Default for JwtSettings {
             audience: String::new(),
             leeway_secs: 30,
         }
-    }
-}
-
-/// Who called, as a verified token says.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
-pub struct Caller {
-    /// `sub` of the token (or the API key's label).
-    pub subject: String,
-    /// `bearer_jwt` or `api_key`.
-    pub method: &'static str,
-    /// The token's algorithm, issuer and key id (JWT only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub algorithm: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
-    /// `exp`, Unix seconds (JWT only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub expires_at: Option<i64>,
-}
-
-/// A 401 (or 503) problem with its `WWW-Authenticate` challenge.
-#[derive(Debug, Clone)]
-pub struct AuthProblem {
-    pub problem: Problem,
-    pub challenge: String,
-}
-
-impl AuthProblem {
-    /// 401 with `error="invalid_token"` and a description (no secrets in it).
-    pub fn invalid_token(description: &str) -> Self {
-        Self {
-            problem: Problem::new(
-                StatusCode::UNAUTHORIZED,
-                "invalid_token",
-                format!("the bearer token was refused: {description}"),
-            ),
-            challenge: format!(
-                "Bearer realm=\"delos\", error=\"invalid_token\", error_description=\"{}\"",
-                description.replace('"', "'")
-            ),
-        }
-    }
-
-    /// 401 for a request with no credentials at all (RFC 6750 §3: no error code).
-    pub fn missing(detail: &str) -> Self {
-        Self {
-            problem: Problem::new(StatusCode::UNAUTHORIZED, "unauthorized", detail),
-            challenge: "Bearer realm=\"delos\"".into(),
-        }
-    }
-}
-
-impl From<Problem> for AuthProblem {
-    /// Any other problem of an auth check (403, 503 …); a 401 gets the bare challenge.
-    fn from(problem: Problem) -> Self {
-        Self {
-            problem,
-            challenge: "Bearer realm=\"delos\"".into(),
-        }
-    }
-}
-
-impl Caller {
-    /// A caller that presented an API key: named by a hash prefix, never the key itself.
-    pub fn api_key(key: &str) -> Self {
-        use sha2::{Digest, Sha256};
-        let digest = Sha256::digest(key.as_bytes());
-        let hex: String = digest.iter().take(6).map(|b| format!("{b:02x}")).collect();
-        Self {
-            subject: format!("api-key:{hex}"),
-            method: "api_key",
-            algorithm: None,
-            issuer: None,
-            key_id: None,
-            expires_at: None,
-        }
-    }
-}
-
-impl std::fmt::Display for AuthProblem {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        self.problem.fmt(f)
-    }
-}
-
-impl ResponseError for AuthProblem {
-    fn status_code(&self) -> StatusCode {
-        self.problem.status_code()
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        let mut res = self.problem.error_response();
-        if self.problem.status != 401 {
-            return res;
-        }
-        if let Ok(v) = HeaderValue::from_str(&self.challenge) {
-            res.headers_mut().insert(header::WWW_AUTHENTICATE, v);
-        }
-        res
     }
 }
 
@@ -270,16 +166,6 @@ impl JwtVerifier {
         self.inner.hs256.is_some() || !self.inner.file_keys.is_empty() || self.inner.url.is_some()
     }
 
-    /// The bearer token of `req`, if it sends one.
-    pub fn bearer(req: &HttpRequest) -> Option<String> {
-        let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
-        // `Bearer` with nothing after it is a (bad) bearer token, not "no credentials".
-        let (scheme, token) = v.split_once(' ').unwrap_or((v, ""));
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim().to_string())
-    }
-
     async fn fetch(&self, url: &str) -> anyhow::Result<Vec<JwksKey>> {
         let text = self
             .inner
@@ -367,7 +253,7 @@ impl JwtVerifier {
             .ok_or_else(|| AuthProblem::invalid_token("the token names no subject (sub)"))?;
         Ok(Caller {
             subject,
-            method: "bearer_jwt",
+            method: Method::BearerJwt,
             algorithm: Some(format!("{alg:?}")),
             issuer: claims.iss,
             key_id: header.kid,

@@ -4,6 +4,7 @@ use std::future::{Ready, ready};
 
 use actix_web::{FromRequest, HttpRequest, dev::Payload, http::header, web};
 
+use super::Caller;
 use crate::http::AppContext;
 use crate::problem::Problem;
 
@@ -11,6 +12,13 @@ use crate::problem::Problem;
 /// Add it as a handler argument; without the token the route answers 401.
 #[derive(Debug, Clone, Copy)]
 pub struct ServiceAuth;
+
+impl ServiceAuth {
+    /// Who called: another Delos service.
+    pub fn caller(self) -> Caller {
+        Caller::service_token()
+    }
+}
 
 impl FromRequest for ServiceAuth {
     type Error = Problem;
