@@ -106,7 +106,6 @@ pub struct Settings {
     /// Background analysis jobs (`/api/v1/analyze_async`).
     pub jobs: crate::jobs::JobSettings,
     /// Browser origins allowed cross-origin (`DELOS_LAMBO_CHECKER__CORS__ALLOWED_ORIGINS`); default none.
-    #[schema(value_type = Object)]
     pub cors: common::security_headers::Cors,
 }
 

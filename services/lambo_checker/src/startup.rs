@@ -14,7 +14,7 @@ use utoipa::OpenApi;
 use crate::checker::Checker;
 use crate::config::Settings;
 use crate::querylog::QueryLog;
-use crate::state::GrpcBridge;
+use crate::state::{GrpcBridge, State};
 use crate::{MIGRATOR, bundled, grpc, providers, routes};
 
 /// Builds lambo_checker: creates and migrates its database, imports the bundled
@@ -94,28 +94,28 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         ("", None) => String::new(),
         (url, _) => url.to_string(),
     };
-    let bridge = actix_web::web::Data::new(GrpcBridge {
+    let grpc = GrpcBridge {
         client: if grpc_url.is_empty() {
             None
         } else {
             Some(grpc::client(&grpc_url)?)
         },
         port: grpc_port,
-    });
+    };
     let warm_up = (settings.warm_up && !settings.providers.is_empty()).then(|| {
         let checker = checker.clone();
         tokio::spawn(async move { checker.history.warm_up().await })
     });
-    let auth = actix_web::web::Data::new(common::auth::Authenticator::new(
-        &settings.jwt,
-        settings.api_keys.clone(),
-        http_jwt,
-    )?);
+    let auth = common::auth::Authenticator::new(&settings.jwt, settings.api_keys.clone(), http_jwt)?;
     let jobs = crate::jobs::Jobs::new(pool.clone(), settings.jobs.clone());
     let workers = jobs.start(checker.clone());
-    let jobs = actix_web::web::Data::new(jobs);
     let schema = actix_web::web::Data::new(crate::graphql::schema(checker.clone()));
-    let checker = actix_web::web::Data::from(checker);
+    let state = actix_web::web::Data::new(State {
+        checker,
+        jobs,
+        grpc,
+        auth,
+    });
     let strict = actix_web::web::Data::new(common::rate_limit::StrictRateLimiter::new(
         &limiter,
         &settings.rate_limit,
@@ -125,10 +125,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
     let reporter = actix_web::web::Data::new(reporter);
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
-        cfg.app_data(checker.clone())
-            .app_data(bridge.clone())
-            .app_data(auth.clone())
-            .app_data(jobs.clone())
+        cfg.app_data(state.clone())
             .app_data(schema.clone())
             .app_data(limiter.clone())
             .app_data(strict.clone())

@@ -12,8 +12,9 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use crate::checker::{Checker, RawQuestion, parse_asset};
+use crate::checker::{RawQuestion, parse_asset};
 use crate::domain::{self, Interval};
+use crate::state::State;
 use crate::storage;
 use common::paging::Keyset;
 
@@ -69,10 +70,8 @@ fn result_row(r: storage::StoredResult, full: bool) -> Value {
 #[utoipa::path(get, tag = "results", path = "/api/results/", params(ResultsQuery),
     responses((status = 200, description = "{data: [{id, created_at, symbol, investment, lambos, growth_factor, verdict, method}], next_cursor}"),
               (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
-pub async fn results(
-    checker: web::Data<Checker>,
-    q: web::Query<ResultsQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn results(state: web::Data<State>, q: web::Query<ResultsQuery>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let limit = limit(q.limit.as_deref())?;
     let symbol = q.symbol.as_deref().map(|s| parse_asset(Some(s))).transpose()?;
     let before = q.cursor.as_deref().map(|c| RESULTS.key(c)).transpose()?;
@@ -93,7 +92,8 @@ pub async fn results(
 #[utoipa::path(get, tag = "results", path = "/api/results/{id}/", params(("id" = i64, Path, description = "result id")),
     responses((status = 200, description = "{id, created_at, symbol, ..., response}"),
               (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn result(checker: web::Data<Checker>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn result(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let id: i64 = req
         .match_info()
         .get("id")
@@ -122,7 +122,8 @@ pub struct LogsQuery {
     responses((status = 200, description = "{data: [{id, created_at, level, channel, client, symbol, investment, status, outcome, duration_ms, cache_hit}], next_cursor}"),
               (status = 404, body = Problem, description = "the symbol filter names no supported coin"),
               (status = 422, body = Problem), (status = 429, body = Problem)))]
-pub async fn logs(checker: web::Data<Checker>, q: web::Query<LogsQuery>) -> Result<HttpResponse, Problem> {
+pub async fn logs(state: web::Data<State>, q: web::Query<LogsQuery>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let limit = limit(q.limit.as_deref())?;
     let symbol = q.symbol.as_deref().map(|s| parse_asset(Some(s))).transpose()?;
     let statuses = match q.level.as_deref().map(str::trim) {
@@ -161,10 +162,8 @@ pub struct PriceQuery {
 #[utoipa::path(get, tag = "prices", path = "/api/price/current/", params(PriceQuery),
     responses((status = 200, description = "{symbol, price, currency, open_time, interval, source, pair, cache}"),
               (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn current(
-    checker: web::Data<Checker>,
-    q: web::Query<PriceQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn current(state: web::Data<State>, q: web::Query<PriceQuery>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let asset = parse_asset(q.symbol.as_deref())?;
     let key = format!("current:{}", asset.symbol);
     let ttl = checker.settings.price_cache_ttl_secs;
@@ -200,10 +199,8 @@ pub async fn current(
 #[utoipa::path(get, tag = "prices", path = "/api/price/opening/", params(PriceQuery),
     responses((status = 200, description = "{symbol, openings: [{source, interval, since, opening, candles: [{date, close}]}], cache}"),
               (status = 404, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
-pub async fn opening(
-    checker: web::Data<Checker>,
-    q: web::Query<PriceQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn opening(state: web::Data<State>, q: web::Query<PriceQuery>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let asset = parse_asset(q.symbol.as_deref())?;
     let key = format!("opening:{}", asset.symbol);
     if let Some(mut v) = checker.cache.price(&key).await {
@@ -246,10 +243,8 @@ pub async fn opening(
 #[utoipa::path(get, tag = "prices", path = "/api/price/history/", params(PriceQuery),
     responses((status = 200, description = "{symbol, data: [{open_time, close, interval, source, pair}], next_cursor}"),
               (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn history(
-    checker: web::Data<Checker>,
-    q: web::Query<PriceQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn history(state: web::Data<State>, q: web::Query<PriceQuery>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let asset = parse_asset(q.symbol.as_deref())?;
     let limit = limit(q.limit.as_deref())?;
     let interval = match q.interval.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
@@ -320,10 +315,8 @@ fn instant(field: &str, s: Option<&str>) -> Result<Option<DateTime<Utc>>, Proble
 #[utoipa::path(get, tag = "analytics", path = "/api/analytics/report/", params(ReportQuery),
     responses((status = 200, description = "{totals, error_rate, errors_by_outcome, queries_per_symbol, queries_per_day, top_symbols, growth_factor: {median, distribution}, lambo_share}"),
               (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn report(
-    checker: web::Data<Checker>,
-    q: web::Query<ReportQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn report(state: web::Data<State>, q: web::Query<ReportQuery>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let symbol = q
         .symbol
         .as_deref()

@@ -8,8 +8,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use crate::checker::{Checker, RawQuestion};
-use crate::jobs::Jobs;
+use crate::checker::RawQuestion;
+use crate::state::State;
 
 /// The body of `POST /api/v1/analyze_async`.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -33,11 +33,12 @@ pub struct Submit {
               (status = 404, body = Problem, description = "unknown symbol"),
               (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn analyze_async(
-    jobs: web::Data<Jobs>,
-    checker: web::Data<Checker>,
+    state: web::Data<State>,
     client: ClientId,
     body: web::Json<Submit>,
 ) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
+    let jobs = &state.jobs;
     let investment = match &body.investment {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
@@ -79,7 +80,8 @@ pub async fn analyze_async(
     params(("id" = String, Path, description = "task_id from analyze_async")),
     responses((status = 200, description = "{task_id, status, result, error, attempts, ...}"),
               (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)))]
-pub async fn task_status(jobs: web::Data<Jobs>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+pub async fn task_status(state: web::Data<State>, req: HttpRequest) -> Result<HttpResponse, Problem> {
+    let jobs = &state.jobs;
     let raw = req.match_info().get("id").unwrap_or_default();
     let id = Uuid::parse_str(raw).map_err(|_| Problem::invalid_field("id", "must be a task_id (a UUID)"))?;
     match jobs.status(id).await.map_err(common::db::problem)? {

@@ -14,8 +14,8 @@ pub mod jobs;
 pub mod page;
 pub mod restricted;
 
-use crate::checker::{Checker, RawQuestion};
-use crate::state::GrpcBridge;
+use crate::checker::RawQuestion;
+use crate::state::State;
 use crate::storage::{self, LoggedQuery};
 
 /// The OpenAPI document of lambo_checker.
@@ -166,10 +166,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
               (status = 422, body = Problem, description = "bad parameter, or fewer than 8 candles"),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn process_request(
-    checker: web::Data<Checker>,
+    state: web::Data<State>,
     client: ClientId,
     q: web::Query<RawQuestion>,
 ) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let answer = checker.ask("rest", &client.0, &q).await?;
     Ok(HttpResponse::Ok()
         .insert_header(("X-Cache", if answer.cache_hit { "hit" } else { "miss" }))
@@ -192,9 +193,10 @@ pub struct GrpcQuery {
     responses((status = 200, description = "{message, graph_data}"), (status = 404, body = Problem),
               (status = 422, body = Problem), (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn process_request_grpc(
-    bridge: web::Data<GrpcBridge>,
+    state: web::Data<State>,
     q: web::Query<GrpcQuery>,
 ) -> Result<HttpResponse, Problem> {
+    let bridge = &state.grpc;
     let mut client = bridge
         .client
         .clone()
@@ -247,10 +249,8 @@ pub(crate) const QUERY_LOG: common::paging::Keyset = common::paging::Keyset::new
 #[utoipa::path(get, tag = "query log", path = "/queries", params(QueriesQuery),
     responses((status = 200, description = "{data: [LoggedQuery], next_cursor, _links}"), (status = 422, body = Problem),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
-pub async fn queries(
-    checker: web::Data<Checker>,
-    q: web::Query<QueriesQuery>,
-) -> Result<HttpResponse, Problem> {
+pub async fn queries(state: web::Data<State>, q: web::Query<QueriesQuery>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     const PAGE_SIZE: common::paging::PageSize = common::paging::PageSize::new("page_size", 20, 100);
     let page_size = PAGE_SIZE.parse(q.page_size.as_deref())?;
     let before = q.cursor.as_deref().map(|c| QUERY_LOG.key(c)).transpose()?;
@@ -276,10 +276,9 @@ pub async fn health() -> HttpResponse {
 
 /// What the service knows: stored series (source, interval, candles, newest) and its settings.
 #[utoipa::path(get, tag = "status", path = "/status", responses((status = 200, description = "{status, series: [...], lambo_price, ...}"), (status = 503, body = Problem)))]
-pub async fn status(
-    checker: web::Data<Checker>,
-    bridge: web::Data<GrpcBridge>,
-) -> Result<HttpResponse, Problem> {
+pub async fn status(state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
+    let bridge = &state.grpc;
     let series = storage::series_summary(&checker.pool)
         .await
         .map_err(common::db::problem)?;

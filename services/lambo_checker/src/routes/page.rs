@@ -10,7 +10,8 @@ use common::rate_limit::ClientId;
 use serde::Deserialize;
 
 use crate::answer::{LamboAnswer, WindowCandle};
-use crate::checker::{Checker, RawQuestion};
+use crate::checker::RawQuestion;
+use crate::state::State;
 
 /// Query of `GET /`: empty shows the form only.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
@@ -49,10 +50,11 @@ input{font-size:1.1rem;padding:.3rem;width:10rem}button{font-size:1.1rem;padding
 #[utoipa::path(get, tag = "web page", path = "/", params(PageQuery),
     responses((status = 200, description = "text/html page"), (status = 429, body = Problem)))]
 pub async fn index(
-    checker: web::Data<Checker>,
+    state: web::Data<State>,
     client: ClientId,
     q: web::Query<PageQuery>,
 ) -> Result<HttpResponse, Problem> {
+    let checker = &state.checker;
     let symbol = q.symbol.clone().unwrap_or_default();
     let amount = q.amount.clone().unwrap_or_default();
     let mut body = String::new();

@@ -6,7 +6,9 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use common::Problem;
-use common::auth::{AuthProblem, Authenticator};
+use common::auth::AuthProblem;
+
+use crate::state::State;
 use serde_json::json;
 
 /// The original's auth check; says who the caller is and how they were authenticated.
@@ -15,10 +17,8 @@ use serde_json::json;
               (status = 401, body = Problem, description = "no credentials, or a token that does not verify (with WWW-Authenticate)"),
               (status = 429, body = Problem)),
     security(("bearer" = []), ("api_key" = [])))]
-pub async fn restricted(
-    req: HttpRequest,
-    auth: web::Data<Authenticator>,
-) -> Result<HttpResponse, AuthProblem> {
+pub async fn restricted(req: HttpRequest, state: web::Data<State>) -> Result<HttpResponse, AuthProblem> {
+    let auth = &state.auth;
     let caller = auth.caller(&req).await?;
     Ok(HttpResponse::Ok().json(json!({ "message": "Successful Auth", "caller": caller })))
 }
