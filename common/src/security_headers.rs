@@ -23,7 +23,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; st
                        frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
 
 /// CORS settings (`…__CORS__ALLOWED_ORIGINS=https://a.example,https://b.example`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
 pub struct Cors {
     /// Origins allowed to call the API from a browser; empty (the default) allows none.

@@ -23,7 +23,6 @@ pub struct Settings {
     /// (`DELOS_SENSOR_API__JWT__…`); with no key configured, bearer tokens are refused.
     pub jwt: JwtSettings,
     /// Browser origins allowed cross-origin (`DELOS_SENSOR_API__CORS__ALLOWED_ORIGINS`); default none.
-    #[schema(value_type = Object)]
     pub cors: common::security_headers::Cors,
     /// Largest upload `POST /api/v1/readings` accepts, in bytes (413 above it).
     pub max_upload_bytes: u64,
