@@ -91,11 +91,14 @@ pub struct ReportsQuery {
     /// 1-500, default 50.
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    cursor: Option<i64>,
+    cursor: Option<String>,
     /// Also return how many reports match (counts them; slower on big tables).
     #[serde(default)]
     count: bool,
 }
+
+/// The report log, newest first.
+const REPORTS: common::paging::Keyset = common::paging::Keyset::new("reports.id_desc", 1);
 
 /// `limit`: 50 unless given, at most 500.
 const LIMIT: common::paging::PageSize = common::paging::PageSize::new("limit", 50, 500);
@@ -106,21 +109,18 @@ pub async fn get_reports(
     state: web::Data<State>,
     q: web::Query<ReportsQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let limit = i64::from(LIMIT.check(q.limit)?);
+    let limit = LIMIT.check(q.limit)?;
+    let before = q.cursor.as_deref().map(|c| REPORTS.key(c)).transpose()?;
     let filter = ReportFilter {
         service: q.service.clone(),
         level: q.level.clone(),
         since: q.since,
         until: q.until,
     };
-    let rows = storage::list_reports(&state.pool, &filter, q.cursor, limit)
+    let mut rows = storage::list_reports(&state.pool, &filter, before, i64::from(limit) + 1)
         .await
         .map_err(common::db::problem)?;
-    let next = if rows.len() == usize::try_from(limit).unwrap_or(0) {
-        rows.last().map(|r| r.id)
-    } else {
-        None
-    };
+    let next = REPORTS.next_page(&mut rows, limit, |r| r.id);
     let total = if q.count {
         Some(
             storage::count_reports(&state.pool, &filter)
@@ -130,6 +130,5 @@ pub async fn get_reports(
     } else {
         None
     };
-    Ok(HttpResponse::Ok()
-        .json(json!({ "data": rows, "next_cursor": next.map(|n| n.to_string()), "total": total })))
+    Ok(HttpResponse::Ok().json(json!({ "data": rows, "next_cursor": next, "total": total })))
 }

@@ -94,8 +94,11 @@ pub struct TransitionsQuery {
     /// 1-500, default 50.
     limit: Option<i64>,
     /// `next_cursor` of the previous page.
-    cursor: Option<i64>,
+    cursor: Option<String>,
 }
+
+/// The status changes, newest first.
+const TRANSITIONS: common::paging::Keyset = common::paging::Keyset::new("transitions.id_desc", 1);
 
 /// The log of status changes, newest first: each service's rolled-up status,
 /// and with `instances=true` (or `instance=`) its instances'.
@@ -105,20 +108,17 @@ pub async fn get_transitions(
     state: web::Data<State>,
     q: web::Query<TransitionsQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let limit = i64::from(LIMIT.check(q.limit)?);
+    let limit = LIMIT.check(q.limit)?;
+    let before = q.cursor.as_deref().map(|c| TRANSITIONS.key(c)).transpose()?;
     let filter = storage::TransitionFilter {
         service: q.service.as_deref(),
         instance: q.instance.as_deref(),
         with_instances: q.instances.unwrap_or(false),
     };
-    let rows = storage::transitions(&state.pool, &filter, q.cursor, limit)
+    let mut rows = storage::transitions(&state.pool, &filter, before, i64::from(limit) + 1)
         .await
         .map_err(common::db::problem)?;
-    let next = if rows.len() == usize::try_from(limit).unwrap_or(0) {
-        rows.last().map(|r| r.id.to_string())
-    } else {
-        None
-    };
+    let next = TRANSITIONS.next_page(&mut rows, limit, |r| r.id);
     Ok(HttpResponse::Ok().json(json!({ "data": rows, "next_cursor": next })))
 }
 
