@@ -62,6 +62,7 @@ def nodes():
     ] + [
         ("third_party", ["Third-party price APIs", "Coinbase · Kraken · CoinGecko · Binance"], "external", 4, 1),
         ("pgadmin", ["pgAdmin :5050", "compose only"], "tool", 4, 5),
+        ("prometheus", ["Prometheus :9090", "compose only · scrapes every /metrics"], "tool", 3, 5),
     ]
 
 # caller, callee, label; health reports are drawn dashed

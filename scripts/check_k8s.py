@@ -61,6 +61,7 @@ STATUS_PAGES = {"health_check"}
 DEV_COPIES = {
     f"{K8S}/overlays/dev/00_databases.sql": "database/init/00_databases.sql",
     f"{K8S}/overlays/dev/servers.json": "deployment/pgadmin/servers.json",
+    f"{K8S}/overlays/dev/rules.yml": "deployment/prometheus/rules.yml",
 }
 # Where the prod NetworkPolicies expect the Ingress controller and DNS (ingress-nginx, CoreDNS).
 INGRESS_CONTROLLER = ("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})
