@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks a running Prometheus through its HTTP API (scripts/compose-e2e): every target
 up, the alert rules of deployment/prometheus/rules.yml loaded, and the key series with
-values for every service (requests per route; orders, batches on db_proxy).
+values for every service (requests per route) and for the orders placed before it
+(orders accepted, group-commit batches on db_proxy).
 
     prometheus_check.py --url http://127.0.0.1:9090 [--wait 90]
 """
@@ -63,12 +64,19 @@ def main():
     if missing:
         sys.exit(f"prometheus check failed: no delos_http_requests_total for {', '.join(missing)}")
     print("requests counted: " + ", ".join(f"{s} {requests[s]:.0f}" for s in services))
+    # Orders were placed before this check: wait for a scrape that saw them.
+    deadline = time.monotonic() + 30
     for expr in ("sum(delos_orders_accepted_total)", "sum(delos_order_batch_size_count)",
                  "count(delos_http_request_duration_seconds_bucket)"):
-        result = query(url, expr)
-        if not result:
-            sys.exit(f"prometheus check failed: {expr} has no value")
-        print(f"{expr} = {float(result[0]['value'][1]):.0f}")
+        while True:
+            result = query(url, expr)
+            value = float(result[0]["value"][1]) if result else 0.0
+            if value > 0:
+                break
+            if time.monotonic() > deadline:
+                sys.exit(f"prometheus check failed: {expr} is {value:.0f} after the orders placed before it")
+            time.sleep(1)
+        print(f"{expr} = {value:.0f}")
     firing = [a["labels"]["alertname"] for a in get(url, "/api/v1/alerts")["alerts"] if a["state"] == "firing"]
     print(f"alerts firing: {', '.join(firing) or 'none'}")
     print("prometheus check passed")
