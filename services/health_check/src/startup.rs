@@ -4,11 +4,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use common::http::{AppContext, ServiceHandle};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
 use utoipa::OpenApi;
 
 use crate::config::Settings;
-use crate::domain::TtlPolicy;
+use crate::domain::{Status, TtlPolicy};
 use crate::state::State;
 use crate::{MIGRATOR, intake, routes, storage};
 
@@ -29,6 +32,7 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
+    let statuses = StatusGauges::register(&ctx.metrics);
     let (intake, intake_task) = intake::spawn(pool.clone());
     let state = actix_web::web::Data::new(State {
         pool: pool.clone(),
@@ -44,6 +48,7 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         pool.clone(),
         policy,
         settings.evaluate_every_secs,
+        statuses,
     )));
     handle.add_task(tokio::spawn(prune_loop(
         pool,
@@ -53,12 +58,55 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     Ok(handle)
 }
 
-async fn evaluate_loop(pool: PgPool, policy: TtlPolicy, every: u64) {
+/// `delos_health_status{target_service}`: each service's rolled-up status as the
+/// status page shows it (0 pass, 1 warn, 2 fail), for alerting; refreshed with every
+/// evaluation.
+#[derive(Clone)]
+struct StatusGauges(Family<TargetService, Gauge>);
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct TargetService {
+    target_service: String,
+}
+
+impl StatusGauges {
+    fn register(metrics: &common::metrics::Metrics) -> Self {
+        let family = Family::<TargetService, Gauge>::default();
+        metrics.register(
+            "health_status",
+            "Rolled-up status of each reporting service: 0 pass, 1 warn, 2 fail",
+            family.clone(),
+        );
+        Self(family)
+    }
+
+    fn set(&self, rows: &[storage::ServiceRow]) {
+        for r in rows {
+            let level = match Status::from_db(&r.status) {
+                Status::Pass => 0,
+                Status::Warn => 1,
+                Status::Fail => 2,
+            };
+            self.0
+                .get_or_create(&TargetService {
+                    target_service: r.service.clone(),
+                })
+                .set(level);
+        }
+    }
+}
+
+async fn evaluate_loop(pool: PgPool, policy: TtlPolicy, every: u64, statuses: StatusGauges) {
     let mut tick = tokio::time::interval(Duration::from_secs(every.max(1)));
     loop {
         tick.tick().await;
         if let Err(e) = storage::evaluate(&pool, &policy, Utc::now()).await {
             tracing::warn!(error = %e, "status evaluation failed");
+            continue;
+        }
+        match storage::services(&pool).await {
+            Ok(rows) => statuses.set(&rows),
+            Err(e) => tracing::warn!(error = %e, "cannot read the statuses for /metrics"),
         }
     }
 }

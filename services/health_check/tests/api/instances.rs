@@ -142,3 +142,36 @@ async fn a_restart_of_health_check_gives_every_known_service_its_ttl_again() {
     );
     assert_eq!(app.service_status("db_proxy").await, "fail");
 }
+
+#[tokio::test]
+async fn metrics_show_each_services_rolled_up_status_for_alerting() {
+    let app = spawn_with(|s| s.evaluate_every_secs = 1).await;
+    app.heartbeat("db_proxy", "down").await;
+    app.heartbeat("sensor_api", "degraded").await;
+    app.heartbeat("lambo_checker", "ok").await;
+    let gauge = |text: &str, service: &str| {
+        text.lines()
+            .find(|l| {
+                l.starts_with("delos_health_status{") && l.contains(&format!("target_service=\"{service}\""))
+            })
+            .and_then(|l| l.rsplit(' ').next())
+            .map(str::to_owned)
+    };
+    // Refreshed with each evaluation (every second here).
+    let mut text = String::new();
+    for _ in 0..50 {
+        text = reqwest::get(format!("{}/metrics", app.address))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if gauge(&text, "lambo_checker").is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(gauge(&text, "db_proxy").as_deref(), Some("2"), "{text}");
+    assert_eq!(gauge(&text, "sensor_api").as_deref(), Some("1"));
+    assert_eq!(gauge(&text, "lambo_checker").as_deref(), Some("0"));
+}
