@@ -45,13 +45,14 @@ def main():
     job = config["scrape_configs"][0]
     for key in ("dns_sd_configs", "relabel_configs"):
         job.pop(key, None)
-    job["static_configs"] = [{"targets": [t], "labels": {"service": s}} for s, t in targets(compose)]
+    found = targets(compose)
+    job["static_configs"] = [{"targets": [t], "labels": {"service": s}} for s, t in found]
     config["global"]["scrape_interval"] = config["global"]["evaluation_interval"] = "5s"
     os.makedirs(out_dir, exist_ok=True)
     with open(os.path.join(out_dir, "prometheus.yml"), "w", encoding="utf-8") as f:
         yaml.safe_dump(config, f, sort_keys=False)
     shutil.copy(os.path.join(ROOT, "deployment/prometheus/rules.yml"), out_dir)
-    print(f"{len(job['static_configs'])} targets: " + ", ".join(t for _, t in targets(compose)))
+    print(f"{len(found)} targets: " + ", ".join(t for _, t in found))
 
 
 if __name__ == "__main__":

@@ -89,18 +89,12 @@ pub async fn load_series(pool: &PgPool, symbol: &str) -> Result<Vec<StoredSeries
         let Some(interval) = Interval::parse(&interval) else {
             continue;
         };
-        let times: Vec<DateTime<Utc>> = row.try_get("times")?;
-        let closes: Vec<Decimal> = row.try_get("closes")?;
         out.push(StoredSeries {
             source: row.try_get("source")?,
             pair: row.try_get("pair")?,
             interval,
             fetched_at: row.try_get("fetched_at")?,
-            candles: times
-                .into_iter()
-                .zip(closes)
-                .map(|(open_time, close)| Candle { open_time, close })
-                .collect(),
+            candles: candles(row.try_get("times")?, row.try_get("closes")?),
         });
     }
     Ok(out)
@@ -290,10 +284,15 @@ pub async fn openings(pool: &PgPool, symbol: &str) -> Result<Vec<StoredOpening>,
 fn window(mean: Decimal, times: Vec<DateTime<Utc>>, closes: Vec<Decimal>) -> Window {
     Window {
         mean,
-        candles: times
-            .into_iter()
-            .zip(closes)
-            .map(|(open_time, close)| Candle { open_time, close })
-            .collect(),
+        candles: candles(times, closes),
     }
+}
+
+/// Candles from the two arrays Postgres keeps them in (open times, closes).
+fn candles(times: Vec<DateTime<Utc>>, closes: Vec<Decimal>) -> Vec<Candle> {
+    times
+        .into_iter()
+        .zip(closes)
+        .map(|(open_time, close)| Candle { open_time, close })
+        .collect()
 }
