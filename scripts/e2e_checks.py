@@ -9,6 +9,9 @@
   e2e_checks.py cap URL [URL...]         concurrent orders across create_buy_order replicas:
                                          stored BTC <= cap, every 201 stored exactly once
   e2e_checks.py snapshot DB_PROXY_URL    print the orders count and used BTC (persistence check)
+  e2e_checks.py trace CREATE_URL FETCH_URL  an order and a page sent with one new `traceparent`:
+                                         both answers name that trace; prints its trace id
+                                         (the caller then finds it in every service's log)
 
 Requests to public routes send X-API-Key from $DELOS_E2E_API_KEY when set (a key the
 stack gives a high limit), so a check is never cut short by the rate limiter.
@@ -258,6 +261,35 @@ def cmd_snapshot(args):
     return 0
 
 
+def cmd_trace(args):
+    import secrets
+    import time
+    trace_id = secrets.token_hex(16)
+    # create_buy_order reuses a price for up to a second: let it expire, so the
+    # order's trace reaches api_cache_proxy too.
+    time.sleep(1.5)
+    for method, url, body, ok in (
+        ("POST", args.create_url.rstrip("/") + "/place_order", {"currency": "EUR", "amount": "10"}, (201, 409)),
+        ("GET", args.fetch_url.rstrip("/") + "/get_orders?page_size=1", None, (200,)),
+    ):
+        req = urllib.request.Request(url, data=None if body is None else json.dumps(body).encode(), method=method)
+        req.add_header("Content-Type", "application/json")
+        req.add_header("traceparent", f"00-{trace_id}-{secrets.token_hex(8)}-01")
+        if API_KEY:
+            req.add_header("X-API-Key", API_KEY)
+        try:
+            with urllib.request.urlopen(req, timeout=30) as res:
+                status, returned = res.status, res.headers.get("traceparent", "")
+        except urllib.error.HTTPError as e:
+            status, returned = e.code, e.headers.get("traceparent", "")
+        if status not in ok or returned.split("-")[1:2] != [trace_id]:
+            print(f"{method} {url} answered {status} with traceparent {returned!r}, want trace {trace_id}",
+                  file=sys.stderr)
+            return 1
+    print(trace_id)
+    return 0
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -272,8 +304,11 @@ def main():
     c.add_argument("--orders", type=int, default=260)
     s = sub.add_parser("snapshot")
     s.add_argument("db_proxy_url")
+    t = sub.add_parser("trace")
+    t.add_argument("create_url")
+    t.add_argument("fetch_url")
     args = p.parse_args()
-    return {"readme": cmd_readme, "cap": cmd_cap, "snapshot": cmd_snapshot}[args.cmd](args)
+    return {"readme": cmd_readme, "cap": cmd_cap, "snapshot": cmd_snapshot, "trace": cmd_trace}[args.cmd](args)
 
 
 if __name__ == "__main__":

@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
 """Checks a running Prometheus through its HTTP API (scripts/compose-e2e): every target
 up, the alert rules of deployment/prometheus/rules.yml loaded, and the key series with
-values for every service (requests per route) and for the orders placed before it
-(orders accepted, group-commit batches on db_proxy).
+values for every service (requests per route), for the orders placed before it
+(orders accepted, group-commit batches, the cap's use on db_proxy, the price's age) and
+for each service's Postgres pools and Redis connections.
 
     prometheus_check.py --url http://127.0.0.1:9090 [--wait 90]
 """
@@ -14,6 +15,11 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+
+
+# The services with a Postgres pool, and those with Redis (docs/deployment.md, "Metrics").
+POSTGRES_USERS = {"db_proxy", "health_check", "lambo_checker", "sensor_api"}
+REDIS_USERS = {"api_cache_proxy", "create_buy_order", "fetch_buy_orders", "lambo_checker", "sensor_api"}
 
 
 def get(url, path, **params):
@@ -71,7 +77,9 @@ def main():
     # Orders were placed before this check: wait for a scrape that saw them.
     deadline = time.monotonic() + 30
     for expr in ("sum(delos_orders_accepted_total)", "sum(delos_order_batch_size_count)",
-                 "count(delos_http_request_duration_seconds_bucket)"):
+                 "count(delos_http_request_duration_seconds_bucket)",
+                 "max(delos_btc_stored_satoshis)", "max(delos_btc_cap_satoshis)",
+                 "max(delos_price_fetched_timestamp_seconds)"):
         while True:
             result = query(url, expr)
             value = float(result[0]["value"][1]) if result else 0.0
@@ -81,6 +89,13 @@ def main():
                 sys.exit(f"prometheus check failed: {expr} is {value:.0f} after the orders placed before it")
             time.sleep(1)
         print(f"{expr} = {value:.0f}")
+    # The dependency series every service with Postgres or Redis exposes (zero is a value).
+    for expr, want in (("count by (service) (delos_db_pool_max_connections)", POSTGRES_USERS),
+                       ("count by (service) (delos_redis_errors_total)", REDIS_USERS)):
+        have = set(per_service(expr))
+        if not want <= have:
+            sys.exit(f"prometheus check failed: {expr} lacks {', '.join(sorted(want - have))}")
+        print(f"{expr}: {', '.join(sorted(have))}")
     firing = [a["labels"]["alertname"] for a in get(url, "/api/v1/alerts")["alerts"] if a["state"] == "firing"]
     print(f"alerts firing: {', '.join(firing) or 'none'}")
     print("prometheus check passed")

@@ -274,6 +274,7 @@ pub struct CommonSettings {
     pub reporter: ReporterSettings,
     /// Timeout of calls to other services and third parties, in milliseconds.
     pub client_timeout_millis: u64,
+    pub telemetry: crate::telemetry::TelemetrySettings,
 }
 
 impl Default for CommonSettings {
@@ -282,6 +283,7 @@ impl Default for CommonSettings {
             service_token: Secret::default(),
             reporter: ReporterSettings::default(),
             client_timeout_millis: 3000,
+            telemetry: crate::telemetry::TelemetrySettings::default(),
         }
     }
 }

@@ -91,6 +91,14 @@ const PING_AFTER_OUTAGE: Duration = Duration::from_secs(30);
 
 /// When [`is_unavailable`] last said yes, in milliseconds since the Unix epoch.
 static LAST_OUTAGE_MS: AtomicU64 = AtomicU64::new(0);
+/// Pool acquire timeouts seen by [`is_unavailable`] in this process.
+static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+
+/// Queries of this process that waited the whole acquire timeout for a connection
+/// (every failed query goes through [`is_unavailable`] or [`problem`]).
+pub fn acquire_timeouts() -> u64 {
+    ACQUIRE_TIMEOUTS.load(Ordering::Relaxed)
+}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -152,6 +160,9 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
         .is_some_and(|c| c.starts_with("08") || c == "57P01" || c == "57P03");
     if unavailable {
         LAST_OUTAGE_MS.store(now_ms(), Ordering::Relaxed);
+    }
+    if matches!(err, sqlx::Error::PoolTimedOut) {
+        ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
     }
     unavailable
 }

@@ -20,9 +20,11 @@ use tokio::task::JoinHandle;
 use tracing::Instrument;
 use utoipa_swagger_ui::SwaggerUi;
 
-use crate::config::{HttpSettings, Secret};
+use crate::config::{CommonSettings, HttpSettings, Secret};
 use crate::metrics::Metrics;
 use crate::problem::{self, PROBLEM_JSON, Problem};
+use crate::telemetry::trace::{TRACEPARENT, TRACESTATE};
+use crate::telemetry::{FinishedSpan, SpanKind, TraceContext, Tracer};
 
 type CheckFuture = Pin<Box<dyn Future<Output = Result<(), String>> + Send>>;
 type CheckFn = Arc<dyn Fn() -> CheckFuture + Send + Sync>;
@@ -113,6 +115,8 @@ pub struct AppContext {
     pub limits: ConnectionLimits,
     /// The problem types the service answers with (`/problems`).
     pub problems: Arc<[problem::ProblemType]>,
+    /// Exports each request as a span when an OTLP endpoint is set.
+    pub tracer: Tracer,
 }
 
 /// The server's connection timeouts and limits (from [`HttpSettings`]).
@@ -127,22 +131,25 @@ pub struct ConnectionLimits {
 impl AppContext {
     /// A context with a fresh metrics registry. `problems` is the service's
     /// catalogue (its `problems::catalogue()`): what `/problems` lists and the only
-    /// `type` links that resolve.
+    /// `type` links that resolve. Call it inside the runtime (span export starts a task).
     pub fn new(
         service: &'static str,
         mut openapi: utoipa::openapi::OpenApi,
         http: &HttpSettings,
-        token: Secret,
+        common: &CommonSettings,
         problems: Vec<problem::ProblemType>,
     ) -> Self {
         crate::openapi::document_frame(&mut openapi);
+        let metrics = Arc::new(Metrics::new(service));
+        let instance = crate::reporter::instance_id(&common.reporter, http.port);
+        let tracer = Tracer::start(service, instance, &common.telemetry, &metrics);
         Self {
             service,
-            metrics: Arc::new(Metrics::new(service)),
+            metrics,
             readiness: Readiness::default(),
             openapi: Arc::new(openapi),
             body_limit: http.body_limit,
-            service_token: token,
+            service_token: common.service_token.clone(),
             port: http.port,
             limits: ConnectionLimits {
                 client_request_timeout_millis: http.client_request_timeout_millis,
@@ -151,6 +158,7 @@ impl AppContext {
                 max_connections: http.max_connections,
             },
             problems: problems.into(),
+            tracer,
         }
     }
 }
@@ -448,33 +456,69 @@ fn incoming_id(req: &ServiceRequest) -> String {
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
 }
 
-/// Middleware: request id (taken from `X-Request-Id` or made), a span around the
-/// request, the access log line, request metrics, and the id echoed in the response.
+/// Routes probed by machines every few seconds: logged, but not exported as spans.
+const UNTRACED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
+
+fn header_str<'a>(req: &'a ServiceRequest, name: &str) -> Option<&'a str> {
+    req.headers().get(name).and_then(|v| v.to_str().ok())
+}
+
+/// Middleware: request id (taken from `X-Request-Id` or made), trace context (a
+/// child of the caller's `traceparent`, or a new trace), a span around the request
+/// with both ids, the access log line, request metrics, the exported span, and both
+/// returned in the response (`X-Request-Id`, `traceparent` naming this span).
 async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
     let id = incoming_id(&req);
-    let metrics = req.app_data::<web::Data<AppContext>>().map(|c| c.metrics.clone());
+    let trace = TraceContext::from_headers(header_str(&req, TRACEPARENT), header_str(&req, TRACESTATE));
+    let ctx = req.app_data::<web::Data<AppContext>>().cloned();
     let method = req.method().to_string();
     let path = req.path().to_string();
-    let span = tracing::info_span!("request", request_id = %id, %method, %path);
+    let span = tracing::info_span!("request", request_id = %id, trace_id = %trace.trace_id, %method, %path);
     let started = Instant::now();
-    let mut res = crate::telemetry::scoped(id.clone(), next.call(req).instrument(span.clone())).await?;
+    let started_at = std::time::SystemTime::now();
+    let mut res =
+        crate::telemetry::scoped(id.clone(), trace.clone(), next.call(req).instrument(span.clone())).await?;
     let elapsed = started.elapsed();
     let status = res.status().as_u16();
     let route = res
         .request()
         .match_pattern()
         .unwrap_or_else(|| "unmatched".into());
-    if let Some(metrics) = metrics {
-        metrics.observe_request(&method, &route, status, elapsed);
-    }
     span.in_scope(|| {
         tracing::info!(status, latency_ms = elapsed.as_secs_f64() * 1000.0, "access");
     });
+    let headers = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&id) {
-        res.headers_mut().insert(crate::telemetry::REQUEST_ID, v);
+        headers.insert(crate::telemetry::REQUEST_ID, v);
+    }
+    if let Ok(v) = HeaderValue::from_str(&trace.traceparent()) {
+        headers.insert(header::HeaderName::from_static(TRACEPARENT), v);
+    }
+    if let Some(v) = trace.state.as_deref().and_then(|s| HeaderValue::from_str(s).ok()) {
+        headers.insert(header::HeaderName::from_static(TRACESTATE), v);
+    }
+    if let Some(ctx) = ctx {
+        ctx.metrics.observe_request(&method, &route, status, elapsed);
+        if ctx.tracer.is_on() && !UNTRACED.contains(&route.as_str()) {
+            ctx.tracer.record(FinishedSpan {
+                context: trace,
+                name: format!("{method} {route}"),
+                kind: SpanKind::Server,
+                start: started_at,
+                end: started_at + elapsed,
+                attributes: vec![
+                    ("http.request.method", method.into()),
+                    ("http.route", route.into()),
+                    ("url.path", path.into()),
+                    ("http.response.status_code", status.into()),
+                    ("http.request.id", id.into()),
+                ],
+                error: status >= 500,
+            });
+        }
     }
     Ok(res)
 }
@@ -490,7 +534,7 @@ mod tests {
             "test",
             utoipa::openapi::OpenApi::default(),
             &HttpSettings::default(),
-            Secret::new("t"),
+            &CommonSettings::default(),
             problems,
         ))
     }

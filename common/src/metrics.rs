@@ -1,12 +1,13 @@
 //! Prometheus metrics. Each service has its own registry (no process-global
 //! recorder), so eight services in one process keep separate `/metrics`.
 
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
 use prometheus_client::registry::{Metric, Registry};
 
@@ -17,8 +18,28 @@ struct HttpLabels {
     status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolLabels {
+    pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct PoolStateLabels {
+    pool: String,
+    state: &'static str,
+}
+
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Read at every scrape: values kept elsewhere (a pool's size) copied into metrics.
+type Refresh = Box<dyn Fn() + Send + Sync>;
+
+/// The Postgres pool series, registered with the first pool watched.
+struct PoolSeries {
+    connections: Family<PoolStateLabels, Gauge>,
+    max: Family<PoolLabels, Gauge>,
 }
 
 /// A service's metrics registry plus the HTTP request metrics every service has.
@@ -26,6 +47,9 @@ pub struct Metrics {
     registry: RwLock<Registry>,
     requests: Family<HttpLabels, Counter>,
     latency: Family<HttpLabels, Histogram, fn() -> Histogram>,
+    refresh: RwLock<Vec<Refresh>>,
+    pools: OnceLock<PoolSeries>,
+    redis: OnceLock<()>,
 }
 
 impl Metrics {
@@ -48,7 +72,84 @@ impl Metrics {
             registry: RwLock::new(registry),
             requests,
             latency,
+            refresh: RwLock::new(Vec::new()),
+            pools: OnceLock::new(),
+            redis: OnceLock::new(),
         }
+    }
+
+    /// Runs `f` before every scrape, to copy values kept elsewhere into metrics.
+    pub fn on_scrape(&self, f: impl Fn() + Send + Sync + 'static) {
+        if let Ok(mut r) = self.refresh.write() {
+            r.push(Box::new(f));
+        }
+    }
+
+    /// Registers and returns a new gauge.
+    pub fn gauge(&self, name: &str, help: &str) -> Gauge {
+        let g = Gauge::default();
+        self.register(name, help, g.clone());
+        g
+    }
+
+    /// Exports a Postgres pool as `delos_db_pool_connections{pool, state}` (`idle`,
+    /// `in_use`) and `delos_db_pool_max_connections{pool}`, read at every scrape, and
+    /// the process's pool acquire timeouts, `delos_db_pool_acquire_timeouts_total`.
+    pub fn watch_pool(&self, name: &str, pool: &sqlx::PgPool) {
+        let series = self.pools.get_or_init(|| {
+            let connections = Family::<PoolStateLabels, Gauge>::default();
+            let max = Family::<PoolLabels, Gauge>::default();
+            self.register(
+                "db_pool_connections",
+                "Connections of a Postgres pool, idle or in use",
+                connections.clone(),
+            );
+            self.register(
+                "db_pool_max_connections",
+                "The most connections a Postgres pool opens",
+                max.clone(),
+            );
+            let timeouts = self.counter(
+                "db_pool_acquire_timeouts",
+                "Queries that waited the whole acquire timeout for a Postgres connection (this process)",
+            );
+            self.on_scrape(move || {
+                let total = crate::db::acquire_timeouts();
+                timeouts.inc_by(total.saturating_sub(timeouts.get()));
+            });
+            PoolSeries { connections, max }
+        });
+        let (connections, max, pool, name) = (
+            series.connections.clone(),
+            series.max.clone(),
+            pool.clone(),
+            name.to_string(),
+        );
+        self.on_scrape(move || {
+            let size = i64::from(pool.size());
+            let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+            let label = |state| PoolStateLabels {
+                pool: name.clone(),
+                state,
+            };
+            connections.get_or_create(&label("idle")).set(idle);
+            connections
+                .get_or_create(&label("in_use"))
+                .set((size - idle).max(0));
+            max.get_or_create(&PoolLabels { pool: name.clone() })
+                .set(i64::from(pool.options().get_max_connections()));
+        });
+    }
+
+    /// Exports the errors of the service's Redis connections, `delos_redis_errors_total`.
+    pub fn watch_redis(&self, redis: &crate::redis::Redis) {
+        self.redis.get_or_init(|| {
+            self.register(
+                "redis_errors",
+                "Redis commands that failed to reach Redis (connection refused, dropped or timed out)",
+                redis.errors(),
+            );
+        });
     }
 
     /// Registers a service-specific metric (a clone of it; metrics are shared handles).
@@ -77,6 +178,9 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn render(&self) -> String {
+        if let Ok(r) = self.refresh.read() {
+            r.iter().for_each(|f| f());
+        }
         let mut out = String::new();
         if let Ok(r) = self.registry.read() {
             let _ = prometheus_client::encoding::text::encode(&mut out, &r);

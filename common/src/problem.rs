@@ -335,7 +335,17 @@ impl ResponseError for Problem {
         if let Some(secs) = self.retry_after {
             res.insert_header((header::RETRY_AFTER, secs.to_string()));
         }
-        res.body(serde_json::to_string(self).unwrap_or_default())
+        // The trace this answer belongs to (a problem passed on from another service
+        // carries the same trace, so its `trace_id` is replaced by the same value).
+        match crate::telemetry::current_trace() {
+            Some(trace) => {
+                let mut p = self.clone();
+                p.extra
+                    .insert("trace_id".into(), trace.trace_id.to_string().into());
+                res.body(serde_json::to_string(&p).unwrap_or_default())
+            }
+            None => res.body(serde_json::to_string(self).unwrap_or_default()),
+        }
     }
 }
 

@@ -29,6 +29,8 @@ struct Inner {
     id: u64,
     client: redis::Client,
     config: ConnectionManagerConfig,
+    /// Commands that did not reach Redis (refused, dropped, timed out).
+    errors: prometheus_client::metrics::counter::Counter,
 }
 
 impl std::fmt::Debug for Redis {
@@ -62,10 +64,32 @@ impl Redis {
     }
 }
 
+impl Redis {
+    /// The counter of commands that did not reach Redis (for `/metrics`).
+    pub fn errors(&self) -> prometheus_client::metrics::counter::Counter {
+        self.inner.errors.clone()
+    }
+
+    fn count<T>(&self, result: redis::RedisResult<T>) -> redis::RedisResult<T> {
+        if let Err(e) = &result
+            && (e.is_io_error() || e.is_timeout() || e.is_connection_dropped() || e.is_connection_refusal())
+        {
+            self.inner.errors.inc();
+        }
+        result
+    }
+}
+
 impl ConnectionLike for Redis {
     fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
         let conn = self.local();
-        Box::pin(async move { conn?.req_packed_command(cmd).await })
+        Box::pin(async move {
+            let result = match conn {
+                Ok(mut c) => c.req_packed_command(cmd).await,
+                Err(e) => Err(e),
+            };
+            self.count(result)
+        })
     }
 
     fn req_packed_commands<'a>(
@@ -75,7 +99,13 @@ impl ConnectionLike for Redis {
         count: usize,
     ) -> RedisFuture<'a, Vec<Value>> {
         let conn = self.local();
-        Box::pin(async move { conn?.req_packed_commands(cmd, offset, count).await })
+        Box::pin(async move {
+            let result = match conn {
+                Ok(mut c) => c.req_packed_commands(cmd, offset, count).await,
+                Err(e) => Err(e),
+            };
+            self.count(result)
+        })
     }
 
     fn get_db(&self) -> i64 {
@@ -101,6 +131,7 @@ pub fn connect(settings: &RedisSettings) -> anyhow::Result<Redis> {
             id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
             client,
             config,
+            errors: prometheus_client::metrics::counter::Counter::default(),
         }),
     })
 }

@@ -49,11 +49,7 @@ impl Reporter {
         let sent = ctx
             .metrics
             .counter("health_reports_sent", "Health reports delivered to health_check");
-        let instance = if settings.instance.is_empty() {
-            default_instance(ctx.port)
-        } else {
-            settings.instance.clone()
-        };
+        let instance = instance_id(settings, ctx.port);
         if settings.url.is_empty() {
             return (
                 Self {
@@ -79,6 +75,7 @@ impl Reporter {
             dropped: dropped.clone(),
             sent,
             started: Instant::now(),
+            tracer: ctx.tracer.clone(),
         };
         let task = tokio::spawn(worker.run());
         (
@@ -120,6 +117,15 @@ impl Reporter {
     }
 }
 
+/// The instance id a service reports under: the configured one, else [`default_instance`].
+pub fn instance_id(settings: &ReporterSettings, port: u16) -> String {
+    if settings.instance.is_empty() {
+        default_instance(port)
+    } else {
+        settings.instance.clone()
+    }
+}
+
 /// `<host name>:<port>`, the same across restarts of one process on one host
 /// (in Kubernetes the host name is the pod's). With port 0 (tests), the process
 /// id and a counter stand in for the port.
@@ -155,6 +161,7 @@ struct Worker {
     dropped: Counter,
     sent: Counter,
     started: Instant,
+    tracer: crate::telemetry::Tracer,
 }
 
 impl Worker {
@@ -197,10 +204,17 @@ impl Worker {
         }
     }
 
+    /// Sends the batch as the root of a trace, so health_check's log lines of it
+    /// share a trace id with the sender's.
     async fn send(&self, batch: &mut Vec<Report>, was_down: &mut bool) {
         if batch.is_empty() {
             return;
         }
+        crate::telemetry::in_new_trace(&self.tracer, "send health reports", self.deliver(batch, was_down))
+            .await;
+    }
+
+    async fn deliver(&self, batch: &mut Vec<Report>, was_down: &mut bool) {
         let rb = self
             .client
             .request(reqwest::Method::POST, "/report/batch")

@@ -8,7 +8,8 @@ use serde::de::DeserializeOwned;
 
 use crate::config::Secret;
 use crate::problem::Problem;
-use crate::telemetry::current_request_id;
+use crate::telemetry::trace::{TRACEPARENT, TRACESTATE};
+use crate::telemetry::{current_request_id, current_trace};
 
 /// The one HTTP client a service uses for every outgoing call.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
@@ -109,7 +110,8 @@ impl ServiceClient {
         &self.http
     }
 
-    /// A request to `path` with the token and request id set.
+    /// A request to `path` with the token, the request id and the trace context
+    /// (this span as the parent of the callee's) set.
     pub fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
         let mut rb = self.http.request(method, format!("{}{path}", self.base_url));
         if !self.token.is_empty() {
@@ -117,6 +119,12 @@ impl ServiceClient {
         }
         if let Some(id) = current_request_id() {
             rb = rb.header("x-request-id", id);
+        }
+        if let Some(trace) = current_trace() {
+            rb = rb.header(TRACEPARENT, trace.traceparent());
+            if let Some(state) = trace.state {
+                rb = rb.header(TRACESTATE, state);
+            }
         }
         rb
     }

@@ -148,6 +148,82 @@ impl Drop for TcpProxy {
     }
 }
 
+/// An OTLP/HTTP collector for tests: keeps every span POSTed to `/v1/traces`
+/// (JSON encoding, as [`crate::telemetry::Tracer`] sends), decoded.
+pub struct OtlpReceiver {
+    /// What to set as `common.telemetry.otlp_endpoint`.
+    pub endpoint: String,
+    spans: std::sync::Arc<std::sync::Mutex<Vec<crate::telemetry::otlp::ReceivedSpan>>>,
+    server: actix_web::dev::ServerHandle,
+}
+
+impl OtlpReceiver {
+    /// Listens on a free loopback port.
+    #[allow(clippy::unwrap_used)]
+    pub async fn start() -> Self {
+        use actix_web::{App, HttpResponse, HttpServer, web};
+        let spans = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let kept = spans.clone();
+        let server = HttpServer::new(move || {
+            let kept = kept.clone();
+            App::new().route(
+                "/v1/traces",
+                web::post().to(move |body: web::Json<serde_json::Value>| {
+                    let kept = kept.clone();
+                    async move {
+                        kept.lock()
+                            .unwrap()
+                            .extend(crate::telemetry::otlp::decode_spans(&body));
+                        HttpResponse::Ok().json(serde_json::json!({}))
+                    }
+                }),
+            )
+        })
+        .workers(1)
+        .bind("127.0.0.1:0")
+        .unwrap();
+        let port = server.addrs()[0].port();
+        let server = server.run();
+        let handle = server.handle();
+        tokio::spawn(server);
+        Self {
+            endpoint: format!("http://127.0.0.1:{port}"),
+            spans,
+            server: handle,
+        }
+    }
+
+    /// The spans of `trace_id` once `enough` holds for them (at most 10 s).
+    #[allow(clippy::unwrap_used)]
+    pub async fn trace(
+        &self,
+        trace_id: &str,
+        enough: impl Fn(&[crate::telemetry::otlp::ReceivedSpan]) -> bool,
+    ) -> Vec<crate::telemetry::otlp::ReceivedSpan> {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        loop {
+            let spans: Vec<_> = self
+                .spans
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|s| s.trace_id == trace_id)
+                .cloned()
+                .collect();
+            if enough(&spans) || std::time::Instant::now() > deadline {
+                return spans;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for OtlpReceiver {
+    fn drop(&mut self) {
+        drop(self.server.stop(false));
+    }
+}
+
 /// Asserts a problem+json answer with `status` and `code`; returns its body.
 #[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
 pub async fn assert_problem(

@@ -6,7 +6,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::web;
-use common::config::{HttpSettings, Secret};
+use common::config::HttpSettings;
 use common::http::{AppContext, ServiceHandle};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -24,7 +24,7 @@ async fn spawn(request_timeout_millis: u64) -> ServiceHandle {
         "test",
         <Doc as utoipa::OpenApi>::openapi(),
         &http,
-        Secret::new("t"),
+        &common::config::CommonSettings::default(),
         common::problem::FRAME.to_vec(),
     );
     let listener = common::http::bind(&http).unwrap();

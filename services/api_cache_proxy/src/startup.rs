@@ -28,24 +28,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         "api_cache_proxy",
         routes::ApiDoc::openapi(),
         &settings.http,
-        settings.common.service_token.clone(),
+        &settings.common,
         crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().redis(redis.clone());
+    ctx.metrics.watch_redis(&redis);
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
-    let stored = ctx.metrics.counter(
-        "price_records_stored",
-        "Price records stored (including TTL extensions)",
-    );
-    let refused = ctx.metrics.counter(
-        "price_records_refused",
-        "Price records refused because a newer one was stored",
-    );
     let state = web::Data::new(State::new(
         RecordStore::new(redis, &settings.redis.key_prefix),
         reporter,
-        stored,
-        refused,
+        &ctx.metrics,
     ));
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::Problem;
 use common::reporter::Reporter;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
 use serde_json::json;
 
 use crate::storage::{RecordStore, StoreError};
@@ -17,17 +18,30 @@ pub struct State {
     redis_down: AtomicBool,
     pub(crate) stored: Counter,
     pub(crate) refused: Counter,
+    /// When the newest record stored or served was fetched (Unix seconds), for the
+    /// stale-price alert: create_buy_order refuses quotes older than its limit.
+    pub(crate) price_fetched_at: Gauge,
 }
 
 impl State {
-    /// Handler state; the counters are registered in the service's metrics.
-    pub fn new(store: RecordStore, reporter: Reporter, stored: Counter, refused: Counter) -> Self {
+    /// Handler state; its metrics are registered in the service's registry.
+    pub fn new(store: RecordStore, reporter: Reporter, metrics: &common::metrics::Metrics) -> Self {
         Self {
             store,
             reporter,
             redis_down: AtomicBool::new(false),
-            stored,
-            refused,
+            stored: metrics.counter(
+                "price_records_stored",
+                "Price records stored (including TTL extensions)",
+            ),
+            refused: metrics.counter(
+                "price_records_refused",
+                "Price records refused because a newer one was stored",
+            ),
+            price_fetched_at: metrics.gauge(
+                "price_fetched_timestamp_seconds",
+                "When the newest price record stored or served was fetched, in Unix seconds",
+            ),
         }
     }
 

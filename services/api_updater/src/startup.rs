@@ -32,7 +32,7 @@ pub async fn build_without_loop(settings: Settings) -> anyhow::Result<(ServiceHa
         "api_updater",
         routes::ApiDoc::openapi(),
         &settings.http,
-        settings.common.service_token.clone(),
+        &settings.common,
         crate::problems::catalogue(),
     );
     ctx.readiness = ctx
@@ -52,7 +52,7 @@ pub async fn build_without_loop(settings: Settings) -> anyhow::Result<(ServiceHa
             "Times the last good record was kept alive during an outage",
         ),
     };
-    let updater = Arc::new(Updater::new(&settings, http, reporter, metrics));
+    let updater = Arc::new(Updater::new(&settings, http, reporter, metrics).with_tracer(ctx.tracer.clone()));
     let data = web::Data::from(updater.clone());
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {

@@ -166,6 +166,8 @@ pub struct Updater {
     tick_lock: tokio::sync::Mutex<()>,
     /// Held only to read or update, so `/status` never waits for a tick.
     progress: Mutex<Progress>,
+    /// A loop's tick is the root of a trace (a `POST /refresh` tick is that request's).
+    tracer: common::telemetry::Tracer,
 }
 
 impl Updater {
@@ -201,7 +203,14 @@ impl Updater {
             extend_secs: settings.extend_secs,
             tick_lock: tokio::sync::Mutex::new(()),
             progress: Mutex::new(Progress::default()),
+            tracer: common::telemetry::Tracer::default(),
         }
+    }
+
+    /// Exports each loop tick as a span through `tracer`.
+    pub fn with_tracer(mut self, tracer: common::telemetry::Tracer) -> Self {
+        self.tracer = tracer;
+        self
     }
 
     fn progress(&self) -> MutexGuard<'_, Progress> {
@@ -210,8 +219,12 @@ impl Updater {
     }
 
     /// One refresh: the whole loop body. Never fails; the outcome says what happened.
-    #[tracing::instrument(skip_all)]
     pub async fn tick(&self) -> TickOutcome {
+        common::telemetry::in_new_trace(&self.tracer, "refresh price", self.refresh()).await
+    }
+
+    #[tracing::instrument(skip_all)]
+    async fn refresh(&self) -> TickOutcome {
         let _one_at_a_time = self.tick_lock.lock().await;
         let last_good = self.last_good().await;
         let mut errors = Vec::new();

@@ -43,7 +43,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         "create_buy_order",
         routes::ApiDoc::openapi(),
         &settings.http,
-        token,
+        &settings.common,
         crate::problems::catalogue(),
     );
     ctx.readiness = ctx
@@ -52,6 +52,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         .redis(redis.clone())
         .service("db_proxy", http.clone(), &settings.db_proxy_url)
         .service("api_cache_proxy", http.clone(), &settings.cache_proxy_url);
+    ctx.metrics.watch_redis(&redis);
     let state = web::Data::new(State {
         prices: Prices::new(
             cache,

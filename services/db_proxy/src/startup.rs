@@ -1,10 +1,12 @@
-//! Wiring: the pool, the group-commit collector, the prune loop, the reporter, the server.
+//! Wiring: the pool, the group-commit collector, the prune and capacity loops, the reporter, the server.
 
 use std::time::Duration;
 
 use chrono::Utc;
 use common::http::{AppContext, ServiceHandle};
+use common::money::Satoshis;
 use common::reporter::Reporter;
+use prometheus_client::metrics::gauge::Gauge;
 use sqlx::PgPool;
 use utoipa::OpenApi;
 
@@ -34,7 +36,7 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         "db_proxy",
         routes::ApiDoc::openapi(),
         &settings.http,
-        settings.common.service_token.clone(),
+        &settings.common,
         crate::problems::catalogue(),
     );
     // The page query's LIMIT is a parameter, so Postgres's `auto` mode never
@@ -43,6 +45,10 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     // parameters (benchmarks/orders/sql/pgbench_page.sql), so it gets a pool of its own.
     let pages = common::db::pool_with(&settings.pg, common::db::Plans::Generic)?;
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
+    ctx.metrics.watch_pool("main", &pool);
+    ctx.metrics.watch_pool("pages", &pages);
+    let capacity = CapacityGauges::register(&ctx.metrics, cap);
+    let state_pool = pool.clone();
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
     let (sink, collector) = Collector {
         pool: pool.clone(),
@@ -68,10 +74,49 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         settings.idempotency_retention_hours,
         settings.prune_every_secs,
     )));
+    handle.add_task(tokio::spawn(capacity_loop(state_pool, cap, capacity)));
     if let Some(task) = reporter_task {
         handle.add_task(task);
     }
     Ok(handle)
+}
+
+/// The cap and its use as gauges, for the cap alert (`DelosCapNearlyFull`).
+struct CapacityGauges {
+    stored: Gauge,
+    remaining: Gauge,
+}
+
+impl CapacityGauges {
+    fn register(metrics: &common::metrics::Metrics, cap: Satoshis) -> Self {
+        metrics
+            .gauge(
+                "btc_cap_satoshis",
+                "The bitcoin cap of all orders together, in satoshis",
+            )
+            .set(cap.0);
+        Self {
+            stored: metrics.gauge("btc_stored_satoshis", "Bitcoin of the stored orders, in satoshis"),
+            remaining: metrics.gauge(
+                "btc_remaining_satoshis",
+                "Bitcoin still available under the cap, in satoshis",
+            ),
+        }
+    }
+}
+
+/// Reads the cap's use every few seconds: every replica shows the shared total
+/// (the state row), whichever replica stored the orders.
+async fn capacity_loop(pool: PgPool, cap: Satoshis, gauges: CapacityGauges) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if let Ok(c) = storage::capacity(&pool, cap).await {
+            gauges.stored.set(c.used_btc.0);
+            gauges.remaining.set(c.remaining_btc.0);
+        }
+    }
 }
 
 async fn prune_loop(pool: PgPool, retention_hours: u64, every: u64) {

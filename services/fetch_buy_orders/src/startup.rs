@@ -32,14 +32,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         "fetch_buy_orders",
         routes::ApiDoc::openapi(),
         &settings.http,
-        settings.common.service_token.clone(),
+        &settings.common,
         crate::problems::catalogue(),
     );
     ctx.readiness =
         ctx.readiness
             .clone()
-            .redis(redis)
+            .redis(redis.clone())
             .service("db_proxy", http.clone(), &settings.db_proxy_url);
+    ctx.metrics.watch_redis(&redis);
     let (reporter, reporter_task) = common::reporter::Reporter::start(&settings.common.reporter, &ctx, http);
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = web::Data::new(reporter);

@@ -28,10 +28,11 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         "health_check",
         routes::ApiDoc::openapi(),
         &settings.http,
-        settings.common.service_token.clone(),
+        &settings.common,
         crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
+    ctx.metrics.watch_pool("main", &pool);
     let statuses = StatusGauges::register(&ctx.metrics);
     let (intake, intake_task) = intake::spawn(pool.clone());
     let state = actix_web::web::Data::new(State {

@@ -8,9 +8,12 @@ use std::sync::Arc;
 
 use actix_web::http::StatusCode;
 use common::Problem;
+use common::telemetry::trace::{TRACEPARENT, TRACESTATE};
+use common::telemetry::{self, FinishedSpan, SpanKind, TraceContext, Tracer};
 use tokio::task::JoinHandle;
 use tonic::transport::server::TcpIncoming;
 use tonic::{Code, Request, Response, Status};
+use tracing::Instrument;
 
 use crate::checker::{Checker, RawQuestion};
 
@@ -29,14 +32,50 @@ pub const PROBLEM_CODE: &str = "x-problem-code";
 /// The `API` service.
 pub struct GrpcApi {
     checker: Arc<Checker>,
+    tracer: Tracer,
 }
 
 #[tonic::async_trait]
 impl pb::api_server::Api for GrpcApi {
+    /// Runs as a span of the caller's trace (`traceparent` metadata), as REST requests do.
     async fn process_request(
         &self,
         req: Request<pb::ApiRequest>,
     ) -> Result<Response<pb::ApiResponse>, Status> {
+        let text = |key: &str| req.metadata().get(key).and_then(|v| v.to_str().ok());
+        let trace = TraceContext::from_headers(text(TRACEPARENT), text(TRACESTATE));
+        let id = text("x-request-id")
+            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+            .map(str::to_owned)
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let span = tracing::info_span!("grpc", request_id = %id, trace_id = %trace.trace_id, method = "API/processRequest");
+        let start = std::time::SystemTime::now();
+        let result = telemetry::scoped(id, trace.clone(), self.answer(req).instrument(span.clone())).await;
+        span.in_scope(|| tracing::info!(ok = result.is_ok(), "grpc call"));
+        self.tracer.record(FinishedSpan {
+            context: trace,
+            name: "API/processRequest".into(),
+            kind: SpanKind::Server,
+            start,
+            end: std::time::SystemTime::now(),
+            attributes: vec![
+                ("rpc.system", "grpc".into()),
+                ("rpc.method", "processRequest".into()),
+                (
+                    "rpc.grpc.status_code",
+                    (result.as_ref().err().map_or(0, |s| s.code() as i32)).into(),
+                ),
+            ],
+            error: result
+                .as_ref()
+                .is_err_and(|s| s.code() == Code::Internal || s.code() == Code::Unavailable),
+        });
+        result
+    }
+}
+
+impl GrpcApi {
+    async fn answer(&self, req: Request<pb::ApiRequest>) -> Result<Response<pb::ApiResponse>, Status> {
         let client = req
             .remote_addr()
             .map(|a| format!("ip:{}", a.ip()))
@@ -56,6 +95,25 @@ impl pb::api_server::Api for GrpcApi {
         let (message, graph_data) = answer.original_parts().map_err(|p| status_of(&p))?;
         Ok(Response::new(pb::ApiResponse { message, graph_data }))
     }
+}
+
+/// A gRPC request carrying the current request id and trace context, as
+/// [`common::service_client::ServiceClient`] does over HTTP.
+pub fn request_in_trace<T>(message: T) -> Request<T> {
+    let mut req = Request::new(message);
+    let md = req.metadata_mut();
+    if let Some(id) = telemetry::current_request_id().and_then(|v| v.parse().ok()) {
+        md.insert("x-request-id", id);
+    }
+    if let Some(trace) = telemetry::current_trace() {
+        if let Ok(v) = trace.traceparent().parse() {
+            md.insert(TRACEPARENT, v);
+        }
+        if let Some(v) = trace.state.and_then(|s| s.parse().ok()) {
+            md.insert(TRACESTATE, v);
+        }
+    }
+    req
 }
 
 /// A problem as a gRPC status: the closest code, the detail as message, the
@@ -115,6 +173,7 @@ pub fn problem_of(s: &Status) -> Problem {
 pub async fn serve(
     listener: tokio::net::TcpListener,
     checker: Arc<Checker>,
+    tracer: Tracer,
 ) -> anyhow::Result<JoinHandle<()>> {
     let (health, health_service) = tonic_health::server::health_reporter();
     health.set_serving::<pb::api_server::ApiServer<GrpcApi>>().await;
@@ -125,7 +184,7 @@ pub async fn serve(
     let reflection_v1alpha = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(FILE_DESCRIPTOR_SET)
         .build_v1alpha()?;
-    let api = pb::api_server::ApiServer::new(GrpcApi { checker });
+    let api = pb::api_server::ApiServer::new(GrpcApi { checker, tracer });
     Ok(tokio::spawn(async move {
         let result = tonic::transport::Server::builder()
             .add_service(health_service)

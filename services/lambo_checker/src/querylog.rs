@@ -5,18 +5,28 @@
 
 use std::time::Duration;
 
+use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 use sqlx::PgPool;
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 
 use crate::storage::{self, NewQuery};
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct AnswerLabels {
+    channel: &'static str,
+    outcome: &'static str,
+}
+
 /// Handle for logging queries. Cheap to clone.
 #[derive(Clone)]
 pub struct QueryLog {
     tx: mpsc::Sender<NewQuery>,
     dropped: Counter,
+    /// Every question, logged or not: `delos_lambo_answers_total{channel, outcome}`.
+    answers: Family<AnswerLabels, Counter>,
 }
 
 impl QueryLog {
@@ -26,13 +36,30 @@ impl QueryLog {
             "lambo_query_log_dropped",
             "Query log entries dropped (queue full or Postgres down)",
         );
+        let answers = Family::<AnswerLabels, Counter>::default();
+        metrics.register(
+            "lambo_answers",
+            "Questions answered by channel (rest, grpc, graphql, web, job) and outcome: cache_hit, computed, refused",
+            answers.clone(),
+        );
         let (tx, rx) = mpsc::channel(10_000);
         let task = tokio::spawn(write_loop(pool, rx, dropped.clone()));
-        (Self { tx, dropped }, task)
+        (Self { tx, dropped, answers }, task)
     }
 
     /// Queues one entry; never waits.
     pub fn record(&self, q: NewQuery) {
+        let outcome = match (q.status, q.cache_hit) {
+            (200, true) => "cache_hit",
+            (200, false) => "computed",
+            _ => "refused",
+        };
+        self.answers
+            .get_or_create(&AnswerLabels {
+                channel: q.channel,
+                outcome,
+            })
+            .inc();
         if self.tx.try_send(q).is_err() {
             self.dropped.inc();
         }

@@ -51,10 +51,12 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
         "lambo_checker",
         routes::ApiDoc::openapi(),
         &settings.http,
-        settings.common.service_token.clone(),
+        &settings.common,
         crate::problems::catalogue(),
     );
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis.clone());
+    ctx.metrics.watch_pool("main", &pool);
+    ctx.metrics.watch_redis(&redis);
     let (reporter, reporter_task) =
         common::reporter::Reporter::start(&settings.common.reporter, &ctx, http.clone());
     let (log, log_task) = QueryLog::start(pool.clone(), &ctx.metrics);
@@ -87,7 +89,7 @@ pub async fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result
                 )
             })?;
         grpc_port = Some(listener.local_addr()?.port());
-        grpc_task = Some(grpc::serve(listener, checker.clone()).await?);
+        grpc_task = Some(grpc::serve(listener, checker.clone(), ctx.tracer.clone()).await?);
     }
     let grpc_url = match (settings.grpc.url.trim(), grpc_port) {
         ("", Some(port)) => format!("http://127.0.0.1:{port}"),

@@ -34,16 +34,19 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         "sensor_api",
         routes::ApiDoc::openapi(),
         &settings.http,
-        settings.common.service_token.clone(),
+        &settings.common,
         crate::problems::catalogue(),
     );
-    ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis);
+    ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis.clone());
+    ctx.metrics.watch_pool("main", &pool);
+    ctx.metrics.watch_redis(&redis);
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
     let state = actix_web::web::Data::new(State {
         pool,
         auth,
         max_upload_bytes: settings.max_upload_bytes,
         max_points: settings.max_points,
+        readings: crate::state::ReadingCounters::register(&ctx.metrics),
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);

@@ -32,9 +32,12 @@ pub async fn get_record(state: web::Data<State>) -> Result<HttpResponse, Problem
     let latest = state.store.latest().await.map_err(|e| state.problem(e))?;
     state.redis_ok();
     match latest {
-        Some(record) => Ok(HttpResponse::Ok()
-            .insert_header(("cache-control", "no-store"))
-            .json(record)),
+        Some(record) => {
+            state.price_fetched_at.set(record.fetched_at.timestamp());
+            Ok(HttpResponse::Ok()
+                .insert_header(("cache-control", "no-store"))
+                .json(record))
+        }
         None => Err(crate::problems::Code::NoPriceRecord
             .problem("no BTC price record is stored: none was fetched yet, or the last one expired")),
     }
@@ -122,6 +125,7 @@ pub async fn add_record(
     match put {
         Put::Stored => {
             state.stored.inc();
+            state.price_fetched_at.set(record.fetched_at.timestamp());
             Ok(HttpResponse::Created()
                 .insert_header(("location", "/record"))
                 .json(Added {

@@ -1,10 +1,9 @@
 use api_updater::updater::UpdaterMetrics;
 use api_updater::{ApiDoc, TickOutcome, Updater};
-use common::config::{ReporterSettings, Secret};
+use common::config::ReporterSettings;
 use common::http::AppContext;
 use common::models::Report;
 use common::reporter::Reporter;
-use common::testing::TEST_TOKEN;
 use utoipa::OpenApi;
 use wiremock::matchers::{method, path};
 use wiremock::{Mock, MockServer, ResponseTemplate};
@@ -118,7 +117,7 @@ async fn every_failed_tick_is_reported_to_health_check_with_the_provider_errors(
         "api_updater",
         ApiDoc::openapi(),
         &s.http,
-        Secret::new(TEST_TOKEN),
+        &common::testing::common_settings(),
         api_updater::problems::catalogue(),
     );
     let reporter_settings = ReporterSettings {

@@ -47,7 +47,12 @@ pub fn db_settings(pg_url: Option<String>) -> db_proxy::Settings {
 
 /// api_cache_proxy with its own Redis prefix; returns its handle and its record's Redis key.
 pub async fn spawn_cache() -> (ServiceHandle, String) {
-    let s = api_cache_proxy::testing::settings();
+    spawn_cache_with(|_| {}).await
+}
+
+pub async fn spawn_cache_with(tweak: impl FnOnce(&mut api_cache_proxy::Settings)) -> (ServiceHandle, String) {
+    let mut s = api_cache_proxy::testing::settings();
+    tweak(&mut s);
     let key = api_cache_proxy::storage::record_key(&s.redis.key_prefix);
     (api_cache_proxy::build(s).await.unwrap(), key)
 }
@@ -85,6 +90,28 @@ pub async fn spawn_app_with(
     tweak_db: impl FnOnce(&mut db_proxy::Settings),
     tweak: impl FnOnce(&mut create_buy_order::Settings),
 ) -> TestApp {
+    spawn_all(tweak_db, |_| {}, tweak).await
+}
+
+/// The three services exporting their spans to `otlp_endpoint`.
+pub async fn spawn_traced(otlp_endpoint: &str) -> TestApp {
+    let telemetry = common::telemetry::TelemetrySettings {
+        otlp_endpoint: otlp_endpoint.into(),
+        otlp_flush_millis: 50,
+    };
+    spawn_all(
+        |s| s.common.telemetry = telemetry.clone(),
+        |s| s.common.telemetry = telemetry.clone(),
+        |s| s.common.telemetry = telemetry.clone(),
+    )
+    .await
+}
+
+async fn spawn_all(
+    tweak_db: impl FnOnce(&mut db_proxy::Settings),
+    tweak_cache: impl FnOnce(&mut api_cache_proxy::Settings),
+    tweak: impl FnOnce(&mut create_buy_order::Settings),
+) -> TestApp {
     testing::init_tracing();
     let postgres = TcpProxy::start("127.0.0.1:5432").await.unwrap();
     let mut db = db_settings(Some(format!("postgres://postgres@{}", postgres.addr())));
@@ -94,7 +121,7 @@ pub async fn spawn_app_with(
     direct.url = db_settings(None).pg.url;
     let pool = common::db::connect(&direct, &db_proxy::MIGRATOR).await.unwrap();
     let db_handle = db_proxy::build_with_pool(db.clone(), common::db::pool(&db.pg).unwrap()).unwrap();
-    let (cache, record_key) = spawn_cache().await;
+    let (cache, record_key) = spawn_cache_with(tweak_cache).await;
     let redis = TcpProxy::start("127.0.0.1:6379").await.unwrap();
     let db_proxy = TcpProxy::start(db_handle.url().trim_start_matches("http://"))
         .await

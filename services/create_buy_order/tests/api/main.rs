@@ -8,3 +8,4 @@ mod idempotency;
 mod place;
 mod problems;
 mod proxy;
+mod trace;

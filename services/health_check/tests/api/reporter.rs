@@ -13,7 +13,7 @@ fn context(service: &'static str) -> AppContext {
         service,
         utoipa::openapi::OpenApi::default(),
         &http,
-        common::config::Secret::new(common::testing::TEST_TOKEN),
+        &common::testing::common_settings(),
         health_check::problems::catalogue(),
     )
 }

@@ -216,7 +216,7 @@ pub async fn process_request_grpc(
         investment,
     };
     let res = client
-        .process_request(req)
+        .process_request(crate::grpc::request_in_trace(req))
         .await
         .map_err(|s| crate::grpc::problem_of(&s))?
         .into_inner();

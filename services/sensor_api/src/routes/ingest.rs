@@ -148,6 +148,9 @@ pub async fn post_readings(
         strict,
     };
     let (pumped, result) = tokio::join!(pump, ingest::run(&state.pool, reader, opts));
+    if let Ok(summary) = &result {
+        state.readings.count(summary);
+    }
     match result {
         Ok(summary) if !summary.committed => Err(crate::problems::Code::RowsRejected
             .problem(format!(
