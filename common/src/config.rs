@@ -265,6 +265,26 @@ impl Default for ReporterSettings {
     }
 }
 
+/// The telemetry section of the shared settings ([`crate::telemetry`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(default)]
+pub struct TelemetrySettings {
+    /// OTLP/HTTP endpoint spans are exported to (`http://collector:4318`; `/v1/traces` is
+    /// appended); empty: no export. Trace context is propagated and logged either way.
+    pub otlp_endpoint: String,
+    /// Milliseconds a span may wait before its batch is sent.
+    pub otlp_flush_millis: u64,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            otlp_endpoint: String::new(),
+            otlp_flush_millis: 1000,
+        }
+    }
+}
+
 /// Settings every service has.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]
@@ -274,7 +294,7 @@ pub struct CommonSettings {
     pub reporter: ReporterSettings,
     /// Timeout of calls to other services and third parties, in milliseconds.
     pub client_timeout_millis: u64,
-    pub telemetry: crate::telemetry::TelemetrySettings,
+    pub telemetry: TelemetrySettings,
 }
 
 impl Default for CommonSettings {
@@ -283,7 +303,7 @@ impl Default for CommonSettings {
             service_token: Secret::default(),
             reporter: ReporterSettings::default(),
             client_timeout_millis: 3000,
-            telemetry: crate::telemetry::TelemetrySettings::default(),
+            telemetry: TelemetrySettings::default(),
         }
     }
 }

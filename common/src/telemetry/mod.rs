@@ -16,7 +16,8 @@ use actix_web::http::header::HeaderName;
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 
-pub use otlp::{FinishedSpan, SpanKind, TelemetrySettings, Tracer};
+pub use crate::config::TelemetrySettings;
+pub use otlp::{FinishedSpan, SpanKind, Tracer};
 pub use trace::TraceContext;
 
 /// Header carrying the request id between services.

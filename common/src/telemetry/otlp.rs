@@ -7,37 +7,17 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use prometheus_client::metrics::counter::Counter;
-use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use tokio::sync::mpsc;
 
 use super::trace::TraceContext;
+use crate::config::TelemetrySettings;
 use crate::metrics::Metrics;
 
 /// Spans waiting for export; more are dropped.
 const QUEUE: usize = 8192;
 /// Spans per export request.
 const BATCH: usize = 512;
-
-/// The telemetry section of the shared settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(default)]
-pub struct TelemetrySettings {
-    /// OTLP/HTTP endpoint spans are exported to (`http://collector:4318`; `/v1/traces` is
-    /// appended); empty: no export. Trace context is propagated and logged either way.
-    pub otlp_endpoint: String,
-    /// Milliseconds a span may wait before its batch is sent.
-    pub otlp_flush_millis: u64,
-}
-
-impl Default for TelemetrySettings {
-    fn default() -> Self {
-        Self {
-            otlp_endpoint: String::new(),
-            otlp_flush_millis: 1000,
-        }
-    }
-}
 
 /// What a span is, in OTLP's terms.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
