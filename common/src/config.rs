@@ -265,6 +265,40 @@ impl Default for ReporterSettings {
     }
 }
 
+impl ReporterSettings {
+    /// The instance id a service reports under: the configured one, else `<host name>:<port>`.
+    pub fn instance_id(&self, port: u16) -> String {
+        if self.instance.is_empty() {
+            default_instance(port)
+        } else {
+            self.instance.clone()
+        }
+    }
+}
+
+/// `<host name>:<port>`, the same across restarts of one process on one host
+/// (in Kubernetes the host name is the pod's). With port 0 (tests), the process
+/// id and a counter stand in for the port.
+fn default_instance(port: u16) -> String {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let host = std::env::var("HOSTNAME")
+        .ok()
+        .filter(|h| !h.is_empty())
+        .or_else(|| {
+            std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+        })
+        .unwrap_or_else(|| "localhost".to_string());
+    if port == 0 {
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        format!("{host}:pid{}-{n}", std::process::id())
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
 /// The telemetry section of the shared settings ([`crate::telemetry`]).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(default)]

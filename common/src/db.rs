@@ -91,14 +91,6 @@ const PING_AFTER_OUTAGE: Duration = Duration::from_secs(30);
 
 /// When [`is_unavailable`] last said yes, in milliseconds since the Unix epoch.
 static LAST_OUTAGE_MS: AtomicU64 = AtomicU64::new(0);
-/// Pool acquire timeouts seen by [`is_unavailable`] in this process.
-static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
-
-/// Queries of this process that waited the whole acquire timeout for a connection
-/// (every failed query goes through [`is_unavailable`] or [`problem`]).
-pub fn acquire_timeouts() -> u64 {
-    ACQUIRE_TIMEOUTS.load(Ordering::Relaxed)
-}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -161,8 +153,9 @@ pub fn is_unavailable(err: &sqlx::Error) -> bool {
     if unavailable {
         LAST_OUTAGE_MS.store(now_ms(), Ordering::Relaxed);
     }
+    // Every failed query passes here (directly or through `problem`).
     if matches!(err, sqlx::Error::PoolTimedOut) {
-        ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
+        crate::metrics::note_acquire_timeout();
     }
     unavailable
 }

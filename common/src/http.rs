@@ -141,7 +141,7 @@ impl AppContext {
     ) -> Self {
         crate::openapi::document_frame(&mut openapi);
         let metrics = Arc::new(Metrics::new(service));
-        let instance = crate::reporter::instance_id(&common.reporter, http.port);
+        let instance = common.reporter.instance_id(http.port);
         let tracer = Tracer::start(service, instance, &common.telemetry, &metrics);
         Self {
             service,

@@ -1,6 +1,7 @@
 //! Prometheus metrics. Each service has its own registry (no process-global
 //! recorder), so eight services in one process keep separate `/metrics`.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{OnceLock, RwLock};
 use std::time::Duration;
 
@@ -31,6 +32,14 @@ struct PoolStateLabels {
 
 fn latency_histogram() -> Histogram {
     Histogram::new(exponential_buckets(0.0005, 2.0, 16))
+}
+
+/// Pool acquire timeouts of this process (noted by `db::is_unavailable`).
+static ACQUIRE_TIMEOUTS: AtomicU64 = AtomicU64::new(0);
+
+/// Counts a query that waited the whole acquire timeout for a Postgres connection.
+pub fn note_acquire_timeout() {
+    ACQUIRE_TIMEOUTS.fetch_add(1, Ordering::Relaxed);
 }
 
 /// Read at every scrape: values kept elsewhere (a pool's size) copied into metrics.
@@ -114,7 +123,7 @@ impl Metrics {
                 "Queries that waited the whole acquire timeout for a Postgres connection (this process)",
             );
             self.on_scrape(move || {
-                let total = crate::db::acquire_timeouts();
+                let total = ACQUIRE_TIMEOUTS.load(Ordering::Relaxed);
                 timeouts.inc_by(total.saturating_sub(timeouts.get()));
             });
             PoolSeries { connections, max }

@@ -49,7 +49,7 @@ impl Reporter {
         let sent = ctx
             .metrics
             .counter("health_reports_sent", "Health reports delivered to health_check");
-        let instance = instance_id(settings, ctx.port);
+        let instance = settings.instance_id(ctx.port);
         if settings.url.is_empty() {
             return (
                 Self {
@@ -114,38 +114,6 @@ impl Reporter {
     /// Reports dropped so far.
     pub fn dropped(&self) -> u64 {
         self.dropped.get()
-    }
-}
-
-/// The instance id a service reports under: the configured one, else [`default_instance`].
-pub fn instance_id(settings: &ReporterSettings, port: u16) -> String {
-    if settings.instance.is_empty() {
-        default_instance(port)
-    } else {
-        settings.instance.clone()
-    }
-}
-
-/// `<host name>:<port>`, the same across restarts of one process on one host
-/// (in Kubernetes the host name is the pod's). With port 0 (tests), the process
-/// id and a counter stand in for the port.
-fn default_instance(port: u16) -> String {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    let host = std::env::var("HOSTNAME")
-        .ok()
-        .filter(|h| !h.is_empty())
-        .or_else(|| {
-            std::fs::read_to_string("/etc/hostname")
-                .ok()
-                .map(|h| h.trim().to_string())
-                .filter(|h| !h.is_empty())
-        })
-        .unwrap_or_else(|| "localhost".to_string());
-    if port == 0 {
-        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        format!("{host}:pid{}-{n}", std::process::id())
-    } else {
-        format!("{host}:{port}")
     }
 }
 

@@ -65,7 +65,10 @@ impl Tracer {
         let export = Export {
             url: format!("{endpoint}/v1/traces"),
             resource: resource(service, &instance),
-            http: crate::service_client::http_client(Duration::from_secs(5)),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(5))
+                .build()
+                .unwrap_or_default(),
             exported,
             dropped: dropped.clone(),
         };
