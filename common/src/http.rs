@@ -447,15 +447,6 @@ async fn problem_bodies(
     Ok(ServiceResponse::new(req, new).map_into_boxed_body())
 }
 
-fn incoming_id(req: &ServiceRequest) -> String {
-    req.headers()
-        .get(&crate::telemetry::REQUEST_ID)
-        .and_then(|v| v.to_str().ok())
-        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-        .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string())
-}
-
 /// Routes probed by machines every few seconds: logged, but not exported as spans.
 const UNTRACED: [&str; 3] = ["/metrics", "/healthz", "/readyz"];
 
@@ -471,7 +462,7 @@ async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
-    let id = incoming_id(&req);
+    let id = crate::telemetry::request_id_or_new(header_str(&req, crate::telemetry::REQUEST_ID.as_str()));
     let trace = TraceContext::from_headers(header_str(&req, TRACEPARENT), header_str(&req, TRACESTATE));
     let ctx = req.app_data::<web::Data<AppContext>>().cloned();
     let method = req.method().to_string();

@@ -23,6 +23,13 @@ pub use trace::TraceContext;
 /// Header carrying the request id between services.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The caller's request id when it is one (1-128 visible characters), else a new one.
+pub fn request_id_or_new(incoming: Option<&str>) -> String {
+    incoming
+        .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_owned)
+}
+
 /// What the task handling a request (or a background round) knows about it.
 #[derive(Clone, Debug)]
 struct Scope {

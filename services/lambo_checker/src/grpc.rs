@@ -44,10 +44,7 @@ impl pb::api_server::Api for GrpcApi {
     ) -> Result<Response<pb::ApiResponse>, Status> {
         let text = |key: &str| req.metadata().get(key).and_then(|v| v.to_str().ok());
         let trace = TraceContext::from_headers(text(TRACEPARENT), text(TRACESTATE));
-        let id = text("x-request-id")
-            .filter(|v| !v.is_empty() && v.len() <= 128 && v.bytes().all(|b| b.is_ascii_graphic()))
-            .map(str::to_owned)
-            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+        let id = telemetry::request_id_or_new(text(telemetry::REQUEST_ID.as_str()));
         let span = tracing::info_span!("grpc", request_id = %id, trace_id = %trace.trace_id, method = "API/processRequest");
         let start = std::time::SystemTime::now();
         let result = telemetry::scoped(id, trace.clone(), self.answer(req).instrument(span.clone())).await;
