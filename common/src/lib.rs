@@ -27,5 +27,6 @@ pub mod service_client;
 pub mod telemetry;
 #[cfg(feature = "test-utils")]
 pub mod testing;
+pub mod tls;
 
 pub use problem::Problem;

@@ -13,7 +13,7 @@ use crate::telemetry::{current_request_id, current_trace};
 
 /// The one HTTP client a service uses for every outgoing call.
 pub fn http_client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
+    crate::tls::client_builder()
         .timeout(timeout)
         .connect_timeout(timeout.min(Duration::from_secs(1)))
         // Shorter than our servers' keep-alive (75 s, `http::serve`), so a pooled
@@ -23,7 +23,7 @@ pub fn http_client(timeout: Duration) -> reqwest::Client {
         .tcp_nodelay(true)
         .user_agent(concat!("delos/", env!("CARGO_PKG_VERSION")))
         .build()
-        .unwrap_or_default()
+        .unwrap_or_else(|e| crate::tls::broken("the HTTP client", &e))
 }
 
 /// Why a call to another service failed.

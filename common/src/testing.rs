@@ -267,7 +267,7 @@ pub async fn assert_type_listed(origin: &str, problem: &serde_json::Value, case:
         return;
     }
     assert_eq!(type_, crate::problem::type_uri(code), "{case}: {problem}");
-    let res = reqwest::Client::new()
+    let res = client()
         .get(format!("{origin}{type_}"))
         .header("accept", "application/json")
         .send()
@@ -282,10 +282,18 @@ pub async fn assert_type_listed(origin: &str, problem: &serde_json::Value, case:
     assert_eq!(listed["code"], code, "{case}");
 }
 
+/// A plain HTTP client for tests (TLS as the services have it).
+#[allow(clippy::expect_used)]
+pub fn client() -> reqwest::Client {
+    crate::tls::client_builder().build().expect("a test client")
+}
+
 /// Asserts that `/problems` of the service at `base` lists exactly `codes`.
 #[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
 pub async fn assert_problem_catalogue(base: &str, codes: &[&str]) {
-    let list: Vec<serde_json::Value> = reqwest::get(format!("{base}/problems"))
+    let list: Vec<serde_json::Value> = crate::testing::client()
+        .get(format!("{base}/problems"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -329,7 +337,7 @@ pub fn rate_limit_remaining(res: &reqwest::Response) -> u32 {
 #[allow(clippy::unwrap_used)] // a test assertion: failing loudly is the point
 pub async fn assert_forwarded_for_budgets(url: &str, behind_trusted_proxy: bool) {
     within_one_rate_window(std::time::Duration::from_secs(5)).await;
-    let client = reqwest::Client::new();
+    let client = client();
     let mut left = Vec::new();
     for who in ["203.0.113.7", "203.0.113.7", "198.51.100.9"] {
         let res = client
@@ -390,11 +398,12 @@ pub fn assert_security_documented(doc: &serde_json::Value, method: &str, path: &
 /// Keys generated at test time (nothing secret is checked in) and tokens signed
 /// with them, for the bearer-token tests of every service.
 pub mod jwt {
-    use aws_lc_rs::encoding::AsDer;
-    use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
     use base64::Engine;
-    use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair, KeyPair};
+    use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
+    use rsa::traits::PublicKeyParts;
 
     /// Issuer and audience the test verifiers expect.
     pub const ISSUER: &str = "https://securetoken.google.com/delos-test";
@@ -412,40 +421,22 @@ pub mod jwt {
         pub rsa_public_pem: String,
     }
 
-    fn pem(label: &str, der: &[u8]) -> String {
-        let b64 = STANDARD.encode(der);
-        let body: Vec<&str> = b64
-            .as_bytes()
-            .chunks(64)
-            .map(|c| std::str::from_utf8(c).unwrap_or_default())
-            .collect();
-        // Built at run time so no key-looking text sits in the source.
-        let dashes = "-----";
-        format!(
-            "{dashes}BEGIN {label}{dashes}\n{}\n{dashes}END {label}{dashes}\n",
-            body.join("\n")
-        )
-    }
-
     impl TestKeys {
         /// Fresh keys (RSA 2048, P-256).
         #[allow(clippy::expect_used)]
         pub fn generate() -> Self {
-            let rsa =
-                aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).expect("rsa keygen");
-            let rsa_der = rsa.as_der().expect("pkcs8");
-            let rsa_pem = pem(&format!("{} KEY", "PRIVATE"), rsa_der.as_ref());
-            let public = rsa.public_key();
-            let spki = public.as_der().expect("spki");
-            let rsa_public_pem = pem("PUBLIC KEY", spki.as_ref());
-            let n = URL_SAFE_NO_PAD.encode(public.modulus().big_endian_without_leading_zero());
-            let e = URL_SAFE_NO_PAD.encode(public.exponent().big_endian_without_leading_zero());
-            let rng = aws_lc_rs::rand::SystemRandom::new();
+            let rsa = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa keygen");
+            let rsa_pem = rsa.to_pkcs8_pem(LineEnding::LF).expect("pkcs8").to_string();
+            let public = rsa.to_public_key();
+            let rsa_public_pem = public.to_public_key_pem(LineEnding::LF).expect("spki");
+            let n = URL_SAFE_NO_PAD.encode(public.n().to_bytes_be());
+            let e = URL_SAFE_NO_PAD.encode(public.e().to_bytes_be());
+            let rng = ring::rand::SystemRandom::new();
             let ec_pkcs8 = EcdsaKeyPair::generate_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &rng)
                 .expect("ec keygen")
                 .as_ref()
                 .to_vec();
-            let ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &ec_pkcs8).expect("ec");
+            let ec = EcdsaKeyPair::from_pkcs8(&ECDSA_P256_SHA256_FIXED_SIGNING, &ec_pkcs8, &rng).expect("ec");
             let point = ec.public_key().as_ref();
             let x = URL_SAFE_NO_PAD.encode(&point[1..33]);
             let y = URL_SAFE_NO_PAD.encode(&point[33..65]);
@@ -503,7 +494,7 @@ pub mod jwt {
             sign(
                 &h,
                 claims,
-                EncodingKey::from_secret(self.rsa_public_pem.as_bytes()),
+                Ok(EncodingKey::from_secret(self.rsa_public_pem.as_bytes())),
             )
         }
     }
@@ -513,7 +504,7 @@ pub mod jwt {
         sign(
             &Header::new(Algorithm::HS256),
             claims,
-            EncodingKey::from_secret(secret.as_bytes()),
+            Ok(EncodingKey::from_secret(secret.as_bytes())),
         )
     }
 

@@ -38,7 +38,7 @@ async fn spawn(request_timeout_millis: u64) -> ServiceHandle {
 }
 
 async fn healthz_ok(port: u16) -> bool {
-    let res = reqwest::Client::new()
+    let res = common::testing::client()
         .get(format!("http://127.0.0.1:{port}/healthz"))
         .timeout(Duration::from_secs(2))
         .send()

@@ -5,7 +5,8 @@
 //! Also the machine's CPU per request: busy time of all cores over the measured
 //! window (from `/proc/stat`) divided by the requests in it, so a route's cost
 //! counts every process it wakes (services, Postgres, Redis, this client), and
-//! the same figure split by process name (`/proc/<pid>/stat`).
+//! the same figure split by process name (`/proc/<pid>/stat`), and the server's
+//! share: the machine's less this generator's own CPU.
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -112,9 +113,19 @@ fn cpu_per_request(a: &CpuSnapshot, b: &CpuSnapshot, wall_secs: f64, requests: u
         .take(8)
         .map(|(n, t)| (n, ((per_req(t) * 10.0).round() / 10.0).into()))
         .collect();
+    // This generator's own CPU (its rusage, from /proc/self), so that the server's
+    // share does not depend on how heavy the load generator is.
+    let me = std::process::id();
+    let own = match (a.by_name.get(&me), b.by_name.get(&me)) {
+        (Some((_, before)), Some((_, after))) => after.saturating_sub(*before),
+        _ => 0,
+    };
+    let busy = b.busy - a.busy;
     serde_json::json!({
-        "machine_busy_fraction": (b.busy - a.busy) as f64 / ticks,
-        "cpu_us_per_request": (per_req(b.busy - a.busy) * 10.0).round() / 10.0,
+        "machine_busy_fraction": busy as f64 / ticks,
+        "cpu_us_per_request": (per_req(busy) * 10.0).round() / 10.0,
+        "server_cpu_us_per_request": (per_req(busy.saturating_sub(own)) * 10.0).round() / 10.0,
+        "loadgen_cpu_us_per_request": (per_req(own) * 10.0).round() / 10.0,
         "cpu_us_per_request_by_process": by_process,
     })
 }
@@ -190,7 +201,11 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 #[tokio::main]
+// A binary may pick the process's TLS provider (the services' clients get theirs
+// from common::tls); https targets then work too.
+#[allow(clippy::disallowed_methods)]
 async fn main() -> anyhow::Result<()> {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let args = Arc::new(Args::parse());
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(args.concurrency)

@@ -45,7 +45,7 @@ async fn kraken_answering(template: ResponseTemplate) -> (MockServer, Kraken) {
         .respond_with(template)
         .mount(&server)
         .await;
-    let k = Kraken::new(&server.uri(), reqwest::Client::new());
+    let k = Kraken::new(&server.uri(), common::testing::client());
     (server, k)
 }
 
@@ -150,7 +150,7 @@ async fn malformed_bodies_are_rejected_with_a_reason() {
 
 #[tokio::test]
 async fn monthly_candles_are_not_asked_of_kraken() {
-    let k = Kraken::new(&common::testing::dead_url(), reqwest::Client::new());
+    let k = Kraken::new(&common::testing::dead_url(), common::testing::client());
     let err = k.candles(&BTC, Interval::Month).await.unwrap_err();
     assert_eq!(err, ProviderError::UnsupportedInterval("1M"));
 }
@@ -209,7 +209,7 @@ async fn binance_pages_by_start_time_and_drops_the_open_kline() {
         .expect(1)
         .mount(&server)
         .await;
-    let f = Binance::new(&server.uri(), reqwest::Client::new())
+    let f = Binance::new(&server.uri(), common::testing::client())
         .candles(&BTC, Interval::Week)
         .await
         .unwrap();
@@ -226,7 +226,7 @@ async fn binance_error(template: ResponseTemplate) -> ProviderError {
         .respond_with(template)
         .mount(&server)
         .await;
-    Binance::new(&server.uri(), reqwest::Client::new())
+    Binance::new(&server.uri(), common::testing::client())
         .candles(&ETH, Interval::Day)
         .await
         .unwrap_err()
@@ -257,7 +257,7 @@ async fn binance_errors_are_classified() {
     let bad_price =
         binance_error(ResponseTemplate::new(200).set_body_json(json!([kline(0, DAY_MS, "x")]))).await;
     assert!(matches!(bad_price, ProviderError::Malformed(_)), "{bad_price:?}");
-    let k = Binance::new(&common::testing::dead_url(), reqwest::Client::new());
+    let k = Binance::new(&common::testing::dead_url(), common::testing::client());
     assert_eq!(
         k.candles(&BTC, Interval::FifteenDays).await.unwrap_err(),
         ProviderError::UnsupportedInterval("15d")
@@ -290,7 +290,7 @@ async fn coingecko_daily_points_become_the_previous_days_close_without_the_curre
         .respond_with(ResponseTemplate::new(200).set_body_json(body))
         .mount(&server)
         .await;
-    let f = CoinGecko::new(&server.uri(), reqwest::Client::new())
+    let f = CoinGecko::new(&server.uri(), common::testing::client())
         .candles(&ETH, Interval::Day)
         .await
         .unwrap();
@@ -322,7 +322,7 @@ async fn coingecko_errors_are_classified_and_long_intervals_not_asked() {
         .respond_with(ResponseTemplate::new(200).set_body_json(json!({"prices": "nope"})))
         .mount(&server)
         .await;
-    let cg = CoinGecko::new(&server.uri(), reqwest::Client::new());
+    let cg = CoinGecko::new(&server.uri(), common::testing::client());
     assert!(matches!(
         cg.candles(&BTC, Interval::Day).await,
         Err(ProviderError::Unavailable { .. })

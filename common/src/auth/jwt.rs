@@ -135,7 +135,7 @@ impl JwtVerifier {
             );
             Some(DecodingKey::from_secret(
                 settings.hs256_secret.expose().as_bytes(),
-            )?)
+            ))
         };
         let file_keys = match settings.jwks_file.trim() {
             "" => Vec::new(),
@@ -348,13 +348,19 @@ mod tests {
             jwks_url: "http://127.0.0.1:9/jwks".into(),
             ..JwtSettings::default()
         };
-        let err = JwtVerifier::new(&s, reqwest::Client::new()).err().unwrap();
+        let err = JwtVerifier::new(&s, crate::tls::client_builder().build().unwrap())
+            .err()
+            .unwrap();
         assert!(err.to_string().contains("audience"), "{err}");
     }
 
     #[tokio::test]
     async fn with_nothing_configured_every_token_is_refused() {
-        let v = JwtVerifier::new(&JwtSettings::default(), reqwest::Client::new()).unwrap();
+        let v = JwtVerifier::new(
+            &JwtSettings::default(),
+            crate::tls::client_builder().build().unwrap(),
+        )
+        .unwrap();
         assert!(!v.is_configured());
         let e = v.verify("a.b.c").await.unwrap_err();
         assert_eq!(e.problem.status, 401);

@@ -251,7 +251,12 @@ mod tests {
             hs256_secret: crate::config::Secret::new(SECRET),
             ..JwtSettings::default()
         };
-        Authenticator::new(&jwt, keys.parse().unwrap(), reqwest::Client::new()).unwrap()
+        Authenticator::new(
+            &jwt,
+            keys.parse().unwrap(),
+            crate::tls::client_builder().build().unwrap(),
+        )
+        .unwrap()
     }
 
     fn token(sub: &str) -> String {
@@ -259,7 +264,7 @@ mod tests {
         jsonwebtoken::encode(
             &jsonwebtoken::Header::default(),
             &serde_json::json!({ "sub": sub, "exp": exp }),
-            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()).unwrap(),
+            &jsonwebtoken::EncodingKey::from_secret(SECRET.as_bytes()),
         )
         .unwrap()
     }

@@ -65,10 +65,10 @@ impl Tracer {
         let export = Export {
             url: format!("{endpoint}/v1/traces"),
             resource: resource(service, &instance),
-            http: reqwest::Client::builder()
+            http: crate::tls::client_builder()
                 .timeout(Duration::from_secs(5))
                 .build()
-                .unwrap_or_default(),
+                .unwrap_or_else(|e| crate::tls::broken("the OTLP client", &e)),
             exported,
             dropped: dropped.clone(),
         };

@@ -21,7 +21,7 @@ async fn start() -> Stack {
 #[tokio::test]
 async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_check() {
     let stack = start().await;
-    let client = reqwest::Client::new();
+    let client = common::testing::client();
     for s in &stack.services {
         for path in ["/healthz", "/readyz", "/openapi.json", "/docs/"] {
             let res = client.get(format!("{}{path}", s.url())).send().await.unwrap();
@@ -91,7 +91,7 @@ async fn every_service_starts_serves_its_standard_routes_and_reports_to_health_c
 #[tokio::test]
 async fn an_order_placed_on_create_buy_order_is_listed_by_fetch_buy_orders() {
     let stack = start().await;
-    let client = reqwest::Client::new();
+    let client = common::testing::client();
     let updater = stack.url("api_updater").unwrap();
     let refreshed = client
         .post(format!("{updater}/refresh"))
@@ -174,7 +174,7 @@ async fn an_unreachable_redis_is_named_with_how_to_start_it() {
 #[tokio::test]
 async fn lambo_checker_answers_btc_from_the_bundled_history_with_no_network() {
     let stack = start().await;
-    let client = reqwest::Client::new();
+    let client = common::testing::client();
     let lambo = stack.url("lambo_checker").unwrap();
     let res = client
         .get(format!("{lambo}/process_request?symbol=BTC&investment=500"))

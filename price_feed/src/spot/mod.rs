@@ -248,7 +248,7 @@ pub(crate) mod test_support {
 
     /// A client like the service's, with a short timeout.
     pub(crate) fn client() -> reqwest::Client {
-        reqwest::Client::builder()
+        common::tls::client_builder()
             .timeout(Duration::from_millis(200))
             .build()
             .unwrap()

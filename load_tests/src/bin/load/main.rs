@@ -83,6 +83,8 @@ async fn main() -> ExitCode {
 }
 
 async fn run() -> anyhow::Result<bool> {
+    // The process's TLS provider for our reqwest clients (goose's own is on ring too).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let flags = parse_flags(std::env::args().skip(1).collect())?;
     let target = scenarios::Target {
         create_url: env("LOAD_CREATE_URL", "http://127.0.0.1:8001"),

@@ -26,7 +26,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let handle = api_cache_proxy::build(settings.clone()).await.unwrap();
     TestApp {
         address: handle.url(),
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         settings,
         redis,
         _handle: handle,

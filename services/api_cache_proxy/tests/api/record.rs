@@ -31,7 +31,7 @@ async fn the_typed_client_round_trips_a_record_and_sees_none_when_empty() {
     let client = CacheProxyClient(ServiceClient::new(
         "api_cache_proxy",
         &app.address,
-        reqwest::Client::new(),
+        common::testing::client(),
         common::config::Secret::new(TEST_TOKEN),
     ));
     assert_eq!(client.record().await.unwrap(), None);

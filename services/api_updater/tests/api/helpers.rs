@@ -53,7 +53,7 @@ pub async fn spawn_stack_with(providers: Vec<ProviderConfig>, tweak: impl FnOnce
         address: handle.url(),
         cache_url: cache.url(),
         updater,
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         redis,
         record_key,
         _cache: cache,

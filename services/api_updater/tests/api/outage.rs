@@ -85,7 +85,7 @@ async fn a_restarted_updater_bridges_an_outage_with_the_record_already_cached() 
     s.failures_before_extend = 1;
     let fresh = Updater::new(
         &s,
-        reqwest::Client::new(),
+        common::testing::client(),
         Reporter::disabled("api_updater"),
         UpdaterMetrics::default(),
     );
@@ -124,7 +124,7 @@ async fn every_failed_tick_is_reported_to_health_check_with_the_provider_errors(
         url: health.uri(),
         ..ReporterSettings::default()
     };
-    let http = reqwest::Client::new();
+    let http = common::testing::client();
     let (reporter, task) = Reporter::start(&reporter_settings, &ctx, http.clone());
     let updater = Updater::new(&s, http, reporter, UpdaterMetrics::default());
     stored(updater.tick().await);

@@ -33,7 +33,7 @@ async fn two_thousand_concurrent_orders_through_two_replicas_of_each_never_excee
         s.in_flight_secs = 300;
         fronts.push(create_buy_order::build(s).await.unwrap());
     }
-    let client = reqwest::Client::new();
+    let client = common::testing::client();
     put_record(&client, &cache.url(), &record("EUR", "10000", Utc::now(), false)).await;
 
     // 2,000 orders of 900.00-1100.00 EUR at 10000 EUR/BTC: about 0.1 BTC each, ~200 BTC asked.

@@ -141,7 +141,7 @@ async fn spawn_all(
     let redis_conn = common::redis::connect(&common::config::RedisSettings::default()).unwrap();
     let app = TestApp {
         address: handle.url(),
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         pool,
         cache_url: cache.url(),
         record_key,

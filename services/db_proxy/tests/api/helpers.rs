@@ -24,7 +24,7 @@ pub fn start(settings: &Settings) -> TestApp {
     let handle = db_proxy::build_with_pool(settings.clone(), pool).unwrap();
     TestApp {
         address: handle.url(),
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         _handle: handle,
     }
 }

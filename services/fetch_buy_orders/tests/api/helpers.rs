@@ -27,13 +27,13 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut fetch_buy_orders::Settings)) -> T
     let db = DbProxyClient(ServiceClient::new(
         "db_proxy",
         &db_handle.url(),
-        reqwest::Client::new(),
+        common::testing::client(),
         Secret::new(TEST_TOKEN),
     ));
     TestApp {
         address: handle.url(),
         db,
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         db_handle: Some(db_handle),
         _handle: handle,
     }

@@ -28,7 +28,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     TestApp {
         address: handle.url(),
         pool,
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         settings,
         _handle: handle,
     }

@@ -160,7 +160,9 @@ async fn metrics_show_each_services_rolled_up_status_for_alerting() {
     // Refreshed with each evaluation (every second here).
     let mut text = String::new();
     for _ in 0..50 {
-        text = reqwest::get(format!("{}/metrics", app.address))
+        text = common::testing::client()
+            .get(format!("{}/metrics", app.address))
+            .send()
             .await
             .unwrap()
             .text()

@@ -44,7 +44,9 @@ async fn a_reporter_whose_health_check_is_down_drops_and_counts_without_blocking
     // The service serves its routes meanwhile, and /metrics shows the drops.
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let handle = common::http::serve(listener, 1, ctx, |_| {}).unwrap();
-    let metrics = reqwest::get(format!("{}/metrics", handle.url()))
+    let metrics = common::testing::client()
+        .get(format!("{}/metrics", handle.url()))
+        .send()
         .await
         .unwrap()
         .text()

@@ -44,7 +44,7 @@ pub async fn spawn_app(tweak: impl FnOnce(&mut Settings)) -> TestApp {
         .unwrap();
     TestApp {
         address: handle.url(),
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         pool,
         kraken,
         settings,

@@ -42,7 +42,7 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     let pool = common::db::pool(&settings.pg).unwrap();
     TestApp {
         address: handle.url(),
-        client: reqwest::Client::new(),
+        client: common::testing::client(),
         pool,
         _handle: handle,
     }
