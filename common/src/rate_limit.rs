@@ -1,16 +1,24 @@
 //! Redis-backed rate limits for public routes, shared by every replica.
 //!
-//! Fixed one-minute windows counted with `INCR` + `EXPIRE` in one transaction.
+//! Fixed one-minute windows counted in Redis with `INCRBY` + `EXPIRE` in one
+//! transaction. A replica takes a slice of a client's budget at a time and spends
+//! it locally: one request when the budget is small (every request counted in
+//! Redis, as the limit is exact), up to 1/64 of it for a large one (an API key
+//! with a high limit pays one round trip per many requests). Slices are carved
+//! out of the shared count, so the replicas together never admit more than the
+//! limit; a slice left unspent when the window ends only makes the client's
+//! budget smaller, never larger. A client over its budget is refused locally for
+//! the rest of the window.
 //! Clients are identified by `X-API-Key` when given (hashed before it reaches
 //! Redis), else by peer address, or by the address a trusted reverse proxy
 //! (the compose gateway) puts last in `X-Forwarded-For`. Every answer carries the IETF `RateLimit-Policy`
 //! and `RateLimit` fields; over budget gets 429 with `Retry-After`. When Redis is
-//! down the route answers 503: the budget cannot be checked, so nothing is served
-//! unmetered.
+//! down the route answers 503 as soon as the replica's slice is spent: the budget
+//! cannot be checked, so nothing is served unmetered.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -212,6 +220,46 @@ pub struct RateLimiter {
     default_limit: u32,
     key_limits: Arc<HashMap<String, u32>>,
     trusted_proxies: Arc<[IpNet]>,
+    slices: Arc<Mutex<Slices>>,
+}
+
+/// The largest slice is this fraction of the limit (and at most [`MAX_SLICE`]):
+/// with R replicas at most R/64 of a budget can be left unspent in a window.
+const SLICE_DIVISOR: u32 = 64;
+const MAX_SLICE: u32 = 1024;
+
+/// The budget this replica holds, per Redis key (client and window).
+#[derive(Default)]
+struct Slices {
+    window: u64,
+    by_key: HashMap<String, Slice>,
+}
+
+struct Slice {
+    /// Requests this replica may still admit without asking Redis.
+    left: u32,
+    /// The size of the next slice (doubles while the client keeps coming).
+    next: u32,
+    /// The shared count after this replica's last take.
+    counted: u64,
+    /// The budget was used up: refused until the window ends.
+    exhausted: bool,
+}
+
+impl Slices {
+    /// Forgets the slices of ended windows.
+    fn roll(&mut self, window: u64) {
+        if self.window != window {
+            self.window = window;
+            self.by_key.clear();
+        }
+    }
+}
+
+/// The largest slice for `limit`: 1 up to 127 a minute (every request counted in
+/// Redis), then limit/64, at most 1024.
+fn max_slice(limit: u32) -> u32 {
+    (limit / SLICE_DIVISOR).clamp(1, MAX_SLICE)
 }
 
 /// The outcome of counting one request.
@@ -239,31 +287,73 @@ impl RateLimiter {
             default_limit: settings.per_minute,
             key_limits: Arc::new(settings.key_limits()?),
             trusted_proxies: settings.trusted_proxies()?.into(),
+            slices: Arc::default(),
         })
     }
 
-    /// Counts one request of `client`.
+    /// Counts one request of `client`: from this replica's slice of the budget,
+    /// or by taking a new slice from Redis.
     pub async fn check(&self, client: &ClientId, api_key: Option<&str>) -> Result<Decision, anyhow::Error> {
         let limit = api_key
             .and_then(|k| self.key_limits.get(k).copied())
             .unwrap_or(self.default_limit);
         let (window, reset_secs) = current_window();
         let key = format!("{}rl:{}:{window}", self.prefix, client.0);
-        let (count,): (u64,) = redis::pipe()
+        let decision = |allowed: bool, counted: u64, left: u32| Decision {
+            limit,
+            remaining: u32::try_from(u64::from(limit).saturating_sub(counted) + u64::from(left))
+                .unwrap_or(limit)
+                .min(limit),
+            reset_secs,
+            allowed,
+        };
+        let size = {
+            let mut slices = self.lock();
+            slices.roll(window);
+            match slices.by_key.get_mut(&key) {
+                Some(s) if s.exhausted => return Ok(decision(false, s.counted, 0)),
+                Some(s) if s.left > 0 => {
+                    s.left -= 1;
+                    return Ok(decision(true, s.counted, s.left));
+                }
+                Some(s) => s.next,
+                None => 1,
+            }
+        };
+        let (counted,): (u64,) = redis::pipe()
             .atomic()
-            .incr(&key, 1u64)
+            .incr(&key, size)
             .expire(&key, i64::try_from(WINDOW_SECS * 2).unwrap_or(120))
             .ignore()
             .query_async(&mut self.redis.clone())
             .await?;
-        let allowed = count <= u64::from(limit);
-        let remaining = u32::try_from(u64::from(limit).saturating_sub(count)).unwrap_or(0);
-        Ok(Decision {
-            limit,
-            remaining,
-            reset_secs,
-            allowed,
-        })
+        let before = counted.saturating_sub(u64::from(size));
+        let granted = u64::from(limit).saturating_sub(before).min(u64::from(size));
+        let granted = u32::try_from(granted).unwrap_or(0);
+        let mut slices = self.lock();
+        slices.roll(window);
+        let s = slices.by_key.entry(key).or_insert(Slice {
+            left: 0,
+            next: 1,
+            counted,
+            exhausted: false,
+        });
+        s.counted = s.counted.max(counted);
+        s.next = s.next.saturating_mul(2).min(max_slice(limit));
+        if granted == 0 {
+            s.exhausted = true;
+            return Ok(decision(false, s.counted, 0));
+        }
+        // One of the granted requests is this one.
+        s.left += granted - 1;
+        Ok(decision(true, s.counted, s.left))
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Slices> {
+        // A panic while holding the lock leaves plain counters; still usable.
+        self.slices
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 
@@ -372,6 +462,110 @@ mod tests {
             req = req.insert_header(("x-forwarded-for", v));
         }
         ClientId::behind(&req.to_http_request(), trusted).0.0
+    }
+
+    fn limiter(redis: &crate::redis::Redis, prefix: &str, keys: &[&str]) -> RateLimiter {
+        let settings = RateLimitSettings {
+            per_minute: 60,
+            api_keys: keys.iter().map(|k| k.to_string()).collect(),
+            ..Default::default()
+        };
+        RateLimiter::new(redis.clone(), prefix, &settings).unwrap()
+    }
+
+    fn redis() -> crate::redis::Redis {
+        crate::redis::connect(&crate::config::RedisSettings::default()).unwrap()
+    }
+
+    async fn shared_count(redis: &crate::redis::Redis, prefix: &str, client: &ClientId) -> u64 {
+        let key = format!("{prefix}rl:{}:{}", client.0, current_window().0);
+        let n: Option<u64> = redis::cmd("GET")
+            .arg(key)
+            .query_async(&mut redis.clone())
+            .await
+            .unwrap();
+        n.unwrap_or(0)
+    }
+
+    /// Starts where at least `needed` seconds of the window are left, so a test
+    /// does not straddle two windows.
+    async fn room_in_window(needed: u64) {
+        let (_, left) = current_window();
+        if left < needed {
+            tokio::time::sleep(std::time::Duration::from_secs(left + 1)).await;
+        }
+    }
+
+    #[tokio::test]
+    async fn a_small_budget_is_counted_in_redis_request_by_request() {
+        room_in_window(10).await;
+        let redis = redis();
+        let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+        let (a, b) = (limiter(&redis, &prefix, &[]), limiter(&redis, &prefix, &[]));
+        let client = ClientId("ip:203.0.113.9".into());
+        for i in 1..=60u64 {
+            let d = if i % 2 == 0 { &a } else { &b }
+                .check(&client, None)
+                .await
+                .unwrap();
+            assert!(d.allowed, "request {i}");
+            assert_eq!(u64::from(d.remaining), 60 - i);
+            assert_eq!(
+                shared_count(&redis, &prefix, &client).await,
+                i,
+                "every request in Redis"
+            );
+        }
+        assert!(!a.check(&client, None).await.unwrap().allowed);
+        assert!(!b.check(&client, None).await.unwrap().allowed);
+    }
+
+    #[tokio::test]
+    async fn replicas_taking_slices_never_admit_more_than_the_limit_together() {
+        room_in_window(20).await;
+        let redis = redis();
+        let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
+        let replicas: Vec<RateLimiter> = (0..3).map(|_| limiter(&redis, &prefix, &["big=5000"])).collect();
+        let client = ClientId("key:big".into());
+        let mut tasks = Vec::new();
+        for (i, r) in replicas.iter().enumerate() {
+            for _ in 0..8 {
+                let (r, client) = (r.clone(), client.clone());
+                tasks.push(tokio::spawn(async move {
+                    let mut allowed = 0u32;
+                    // Each replica gets a different share of the 9,000 requests.
+                    for _ in 0..(250 * (i + 1)) {
+                        if r.check(&client, Some("big")).await.unwrap().allowed {
+                            allowed += 1;
+                        }
+                    }
+                    allowed
+                }));
+            }
+        }
+        let mut allowed = 0;
+        for t in tasks {
+            allowed += t.await.unwrap();
+        }
+        let counted = shared_count(&redis, &prefix, &client).await;
+        assert!(allowed <= 5000, "admitted {allowed} of a budget of 5000");
+        // Unspent slices: at most one largest slice (5000/64 = 78) per replica and task.
+        assert!(allowed >= 5000 - 3 * 8 * 78, "admitted only {allowed}");
+        assert!(
+            counted >= u64::from(allowed),
+            "every admitted request was taken from Redis"
+        );
+        let one = &replicas[0];
+        let over = one.check(&client, Some("big")).await.unwrap();
+        assert!(!over.allowed && over.remaining == 0);
+    }
+
+    #[test]
+    fn slices_grow_to_a_64th_of_the_limit() {
+        assert_eq!(max_slice(60), 1);
+        assert_eq!(max_slice(127), 1);
+        assert_eq!(max_slice(6400), 100);
+        assert_eq!(max_slice(1_000_000_000), MAX_SLICE);
     }
 
     #[test]
