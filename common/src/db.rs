@@ -2,13 +2,15 @@
 //! missing and the service's migrations run before the pool is handed out.
 
 use std::str::FromStr;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::Context;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, PgPool};
+use sqlx::{ConnectOptions, Connection, PgConnection, PgPool};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::config::PgSettings;
 
@@ -109,15 +111,19 @@ pub fn pool(settings: &PgSettings) -> anyhow::Result<PgPool> {
     pool_with(settings, Plans::Custom)
 }
 
-/// [`pool`] with a choice of [`Plans`].
-pub fn pool_with(settings: &PgSettings, plans: Plans) -> anyhow::Result<PgPool> {
+fn pool_options(settings: &PgSettings, plans: Plans) -> anyhow::Result<PgConnectOptions> {
     let mode = match plans {
         Plans::Custom => "force_custom_plan",
         Plans::Generic => "force_generic_plan",
     };
-    let options = server_options(settings)?
+    Ok(server_options(settings)?
         .database(&settings.database)
-        .options([("plan_cache_mode", mode)]);
+        .options([("plan_cache_mode", mode)]))
+}
+
+/// [`pool`] with a choice of [`Plans`].
+pub fn pool_with(settings: &PgSettings, plans: Plans) -> anyhow::Result<PgPool> {
+    let options = pool_options(settings, plans)?;
     Ok(PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(Duration::from_secs(settings.acquire_timeout_secs))
@@ -133,6 +139,133 @@ pub fn pool_with(settings: &PgSettings, plans: Plans) -> anyhow::Result<PgPool> 
             })
         })
         .connect_lazy_with(options))
+}
+
+/// Connections for a hot read path, handed back without sqlx's round trip.
+///
+/// sqlx's pool pings every connection as it comes back, one more Postgres round
+/// trip per query (a twelfth of db_proxy's CPU per page). The ping is there for a
+/// connection whose query was abandoned halfway; here such a connection is closed
+/// instead: it goes back only through [`DirectConn::release`], after its query
+/// finished. Idle connections are pinged before use as in [`pool`]. Lazy, like
+/// [`pool`]: connects on first use, and again after Postgres comes back.
+#[derive(Clone)]
+pub struct DirectPool {
+    inner: Arc<DirectInner>,
+}
+
+struct DirectInner {
+    options: PgConnectOptions,
+    idle: Mutex<Vec<(PgConnection, Instant)>>,
+    permits: Arc<Semaphore>,
+    max: u32,
+    open: AtomicU32,
+    acquire_timeout: Duration,
+}
+
+/// A connection of a [`DirectPool`]; dropped without [`DirectConn::release`], it is closed.
+pub struct DirectConn {
+    conn: Option<PgConnection>,
+    pool: Arc<DirectInner>,
+    released: bool,
+    _permit: OwnedSemaphorePermit,
+}
+
+impl DirectConn {
+    /// The connection, to run queries on.
+    #[allow(clippy::expect_used)]
+    pub fn conn(&mut self) -> &mut PgConnection {
+        // Taken only in drop.
+        self.conn.as_mut().expect("connection present until drop")
+    }
+
+    /// The query finished: the connection serves the next one.
+    pub fn release(mut self) {
+        self.released = true;
+    }
+}
+
+impl Drop for DirectConn {
+    fn drop(&mut self) {
+        let Some(conn) = self.conn.take() else { return };
+        if self.released
+            && let Ok(mut idle) = self.pool.idle.lock()
+        {
+            idle.push((conn, Instant::now()));
+            return;
+        }
+        self.pool.open.fetch_sub(1, Ordering::Relaxed);
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(async move {
+                conn.close().await.ok();
+            });
+        }
+    }
+}
+
+impl DirectPool {
+    /// A pool of at most `settings.max_connections`, planning as `plans` says.
+    pub fn new(settings: &PgSettings, plans: Plans) -> anyhow::Result<Self> {
+        let max = settings.max_connections.max(1);
+        Ok(Self {
+            inner: Arc::new(DirectInner {
+                options: pool_options(settings, plans)?,
+                idle: Mutex::new(Vec::new()),
+                permits: Arc::new(Semaphore::new(usize::try_from(max).unwrap_or(1))),
+                max,
+                open: AtomicU32::new(0),
+                acquire_timeout: Duration::from_secs(settings.acquire_timeout_secs),
+            }),
+        })
+    }
+
+    /// A connection: an idle one (pinged first when it idled a while or Postgres
+    /// was away lately), or a new one. Waits at most the acquire timeout.
+    pub async fn acquire(&self) -> Result<DirectConn, sqlx::Error> {
+        let inner = &self.inner;
+        let deadline = Instant::now() + inner.acquire_timeout;
+        let permit = tokio::time::timeout(inner.acquire_timeout, inner.permits.clone().acquire_owned())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)?
+            .map_err(|_| sqlx::Error::PoolClosed)?;
+        loop {
+            let popped = inner.idle.lock().ok().and_then(|mut idle| idle.pop());
+            let Some((mut conn, since)) = popped else { break };
+            if since.elapsed() < PING_IF_IDLE && !outage_is_recent() {
+                return Ok(self.wrap(conn, permit));
+            }
+            if conn.ping().await.is_ok() {
+                return Ok(self.wrap(conn, permit));
+            }
+            inner.open.fetch_sub(1, Ordering::Relaxed);
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let conn = tokio::time::timeout(left, inner.options.connect())
+            .await
+            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        inner.open.fetch_add(1, Ordering::Relaxed);
+        Ok(self.wrap(conn, permit))
+    }
+
+    fn wrap(&self, conn: PgConnection, permit: OwnedSemaphorePermit) -> DirectConn {
+        DirectConn {
+            conn: Some(conn),
+            pool: self.inner.clone(),
+            released: false,
+            _permit: permit,
+        }
+    }
+}
+
+impl crate::metrics::PoolState for DirectPool {
+    fn connections(&self) -> (u32, usize) {
+        let idle = self.inner.idle.lock().map_or(0, |i| i.len());
+        (self.inner.open.load(Ordering::Relaxed), idle)
+    }
+
+    fn max_connections(&self) -> u32 {
+        self.inner.max
+    }
 }
 
 /// True for errors that mean "Postgres is not there" rather than a bug. Also

@@ -51,6 +51,23 @@ struct PoolSeries {
     max: Family<PoolLabels, Gauge>,
 }
 
+/// What [`Metrics::watch_pool`] reads of a pool at each scrape.
+pub trait PoolState: Send + Sync + 'static {
+    /// Connections open and, of those, idle.
+    fn connections(&self) -> (u32, usize);
+    fn max_connections(&self) -> u32;
+}
+
+impl PoolState for sqlx::PgPool {
+    fn connections(&self) -> (u32, usize) {
+        (self.size(), self.num_idle())
+    }
+
+    fn max_connections(&self) -> u32 {
+        self.options().get_max_connections()
+    }
+}
+
 /// A service's metrics registry plus the HTTP request metrics every service has.
 pub struct Metrics {
     registry: RwLock<Registry>,
@@ -104,7 +121,7 @@ impl Metrics {
     /// Exports a Postgres pool as `delos_db_pool_connections{pool, state}` (`idle`,
     /// `in_use`) and `delos_db_pool_max_connections{pool}`, read at every scrape, and
     /// the process's pool acquire timeouts, `delos_db_pool_acquire_timeouts_total`.
-    pub fn watch_pool(&self, name: &str, pool: &sqlx::PgPool) {
+    pub fn watch_pool(&self, name: &str, pool: &(impl PoolState + Clone)) {
         let series = self.pools.get_or_init(|| {
             let connections = Family::<PoolStateLabels, Gauge>::default();
             let max = Family::<PoolLabels, Gauge>::default();
@@ -135,8 +152,9 @@ impl Metrics {
             name.to_string(),
         );
         self.on_scrape(move || {
-            let size = i64::from(pool.size());
-            let idle = i64::try_from(pool.num_idle()).unwrap_or(i64::MAX);
+            let (size, idle) = pool.connections();
+            let size = i64::from(size);
+            let idle = i64::try_from(idle).unwrap_or(i64::MAX);
             let label = |state| PoolStateLabels {
                 pool: name.clone(),
                 state,
@@ -146,7 +164,7 @@ impl Metrics {
                 .get_or_create(&label("in_use"))
                 .set((size - idle).max(0));
             max.get_or_create(&PoolLabels { pool: name.clone() })
-                .set(i64::from(pool.options().get_max_connections()));
+                .set(i64::from(pool.max_connections()));
         });
     }
 

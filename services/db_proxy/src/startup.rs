@@ -43,7 +43,8 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     // trusts a generic plan for it and plans every page afresh: half its cost.
     // Its generic plan is the same backward scan of the `seq` index for any
     // parameters (benchmarks/orders/sql/pgbench_page.sql), so it gets a pool of its own.
-    let pages = common::db::pool_with(&settings.pg, common::db::Plans::Generic)?;
+    // A direct pool: no round-trip ping as each page's connection comes back.
+    let pages = common::db::DirectPool::new(&settings.pg, common::db::Plans::Generic)?;
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone());
     ctx.metrics.watch_pool("main", &pool);
     ctx.metrics.watch_pool("pages", &pages);

@@ -8,8 +8,8 @@ use crate::batcher::OrderSink;
 /// What handlers share.
 pub struct State {
     pub pool: PgPool,
-    /// For the page query only: generic plans (see `startup`).
-    pub pages: PgPool,
+    /// For the page query only: generic plans, no ping on release (see `startup`).
+    pub pages: common::db::DirectPool,
     pub sink: OrderSink,
     pub cap: Satoshis,
 }

@@ -223,11 +223,12 @@ async fn insert_keys(
 /// One statement, so `total` and the rows agree. Both forms are a backward
 /// range scan on the `seq` index that stops after `size` rows, whatever the page.
 #[tracing::instrument(skip_all, fields(size = spec.size))]
-pub async fn page(pool: &PgPool, spec: PageSpec) -> Result<(Vec<Order>, i64), sqlx::Error> {
+pub async fn page(pool: &common::db::DirectPool, spec: PageSpec) -> Result<(Vec<Order>, i64), sqlx::Error> {
     let (skip, upper) = match spec.from {
         PageFrom::Start(skip) => (skip, i64::MAX),
         PageFrom::Before(seq) => (0, seq - 1),
     };
+    let mut conn = pool.acquire().await?;
     let rows = sqlx::query(concat!(
         "with s as (select order_count as total from order_state where id = 1)
          select s.total, ",
@@ -242,8 +243,9 @@ pub async fn page(pool: &PgPool, spec: PageSpec) -> Result<(Vec<Order>, i64), sq
     .bind(skip)
     .bind(upper)
     .bind(spec.size)
-    .fetch_all(pool)
+    .fetch_all(conn.conn())
     .await?;
+    conn.release();
     let Some(first) = rows.first() else {
         return Err(sqlx::Error::RowNotFound);
     };
