@@ -86,6 +86,10 @@ pub struct Settings {
     pub lambo_currency: String,
     /// Seconds an answer stays in the Redis cache; 0 turns the cache off.
     pub cache_ttl_secs: u64,
+    /// Milliseconds each process also keeps an answer it saw, in front of Redis
+    /// (0: off; capped by `cache_ttl_secs`). Another replica's history refresh
+    /// reaches this process's answers after at most this long.
+    pub local_cache_millis: u64,
     /// Seconds `/api/price/current/` answers stay in Redis; 0 turns that cache off.
     pub price_cache_ttl_secs: u64,
     /// A stored series older than this is refreshed from its provider before use.
@@ -130,6 +134,7 @@ impl Default for Settings {
             lambo_price: Decimal::from(200_000),
             lambo_currency: "USD".into(),
             cache_ttl_secs: 30,
+            local_cache_millis: 2000,
             price_cache_ttl_secs: 60,
             refresh_secs: 3600,
             provider_backoff_secs: 300,
@@ -153,6 +158,8 @@ impl Settings {
             lambo_price: self.lambo_price,
             lambo_currency: self.lambo_currency.clone(),
             cache_ttl_secs: self.cache_ttl_secs,
+            local_cache: std::time::Duration::from_millis(self.local_cache_millis)
+                .min(std::time::Duration::from_secs(self.cache_ttl_secs)),
             price_cache_ttl_secs: self.price_cache_ttl_secs,
             refresh: std::time::Duration::from_secs(self.refresh_secs),
             backoff: std::time::Duration::from_secs(self.provider_backoff_secs),

@@ -36,6 +36,8 @@ pub struct CheckerSettings {
     pub lambo_currency: String,
     /// Seconds an answer stays cached; 0 turns the answer cache off.
     pub cache_ttl_secs: u64,
+    /// How long this process also keeps an answer it saw, in front of Redis.
+    pub local_cache: Duration,
     /// Seconds `/api/price/current/` documents stay cached; 0 turns that off.
     pub price_cache_ttl_secs: u64,
     /// A stored series older than this is refreshed from its provider before use.
@@ -82,7 +84,7 @@ impl Checker {
         key_prefix: String,
         settings: CheckerSettings,
     ) -> Self {
-        let cache = Cache::new(redis, key_prefix);
+        let cache = Cache::new(redis, key_prefix, settings.local_cache);
         Self {
             history: History::new(
                 pool.clone(),

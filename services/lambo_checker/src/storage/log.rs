@@ -30,6 +30,11 @@ pub struct NewQuery {
 #[tracing::instrument(skip_all, fields(n = batch.len()))]
 pub async fn log_queries(pool: &PgPool, batch: &[NewQuery]) -> Result<(), sqlx::Error> {
     let mut tx = pool.begin().await?;
+    // The log is best effort (a full queue drops entries): a crash may lose its
+    // last moments rather than every batch waiting for its WAL flush.
+    sqlx::query("set local synchronous_commit = off")
+        .execute(&mut *tx)
+        .await?;
     let n = i64::try_from(batch.len()).unwrap_or(i64::MAX);
     let ids: Vec<i64> = sqlx::query_scalar("select nextval('queries_id_seq') from generate_series(1, $1)")
         .bind(n)
