@@ -20,6 +20,9 @@ pub struct Settings {
     pub idempotency_retention_hours: u64,
     /// How often the prune loop looks for expired idempotency keys.
     pub prune_every_secs: u64,
+    /// Orders whose JSON this process keeps for pages (stored orders never
+    /// change; about 350 bytes each); 0 reads every page from Postgres.
+    pub page_cache_orders: usize,
 }
 
 impl Default for Settings {
@@ -32,6 +35,7 @@ impl Default for Settings {
             max_batch: 128,
             idempotency_retention_hours: 48,
             prune_every_secs: 600,
+            page_cache_orders: 10_000,
         }
     }
 }

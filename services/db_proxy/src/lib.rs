@@ -26,6 +26,7 @@
 mod batcher;
 pub mod config;
 pub mod domain;
+mod pages;
 pub mod problems;
 mod routes;
 pub mod startup;

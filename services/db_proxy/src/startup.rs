@@ -62,6 +62,7 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     let state = actix_web::web::Data::new(State {
         pool: pool.clone(),
         pages,
+        order_json: crate::pages::OrderJson::new(settings.page_cache_orders),
         sink,
         cap,
     });

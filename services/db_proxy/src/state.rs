@@ -10,6 +10,8 @@ pub struct State {
     pub pool: PgPool,
     /// For the page query only: generic plans, no ping on release (see `startup`).
     pub pages: common::db::DirectPool,
+    /// The JSON of the orders pages have read (see `pages`).
+    pub order_json: crate::pages::OrderJson,
     pub sink: OrderSink,
     pub cap: Satoshis,
 }

@@ -11,7 +11,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 use uuid::Uuid;
 
-use crate::domain::{self, Candidate, CapState, Decision, KeyId, NewRow, PageFrom, PageSpec, StoredKey};
+use crate::domain::{self, Candidate, CapState, Decision, KeyId, NewRow, StoredKey};
 
 /// The columns `order_from_row` reads, from a table aliased `o`.
 macro_rules! order_columns {
@@ -218,45 +218,30 @@ async fn insert_keys(
     Ok(())
 }
 
-/// One page, newest first, and the order count of the same snapshot.
-///
-/// One statement, so `total` and the rows agree. Both forms are a backward
-/// range scan on the `seq` index that stops after `size` rows, whatever the page.
-#[tracing::instrument(skip_all, fields(size = spec.size))]
-pub async fn page(pool: &common::db::DirectPool, spec: PageSpec) -> Result<(Vec<Order>, i64), sqlx::Error> {
-    let (skip, upper) = match spec.from {
-        PageFrom::Start(skip) => (skip, i64::MAX),
-        PageFrom::Before(seq) => (0, seq - 1),
-    };
-    let mut conn = pool.acquire().await?;
+/// The order count: every seq from 1 to it is stored (they commit together).
+pub async fn order_count(conn: &mut sqlx::PgConnection) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select order_count from order_state where id = 1")
+        .fetch_one(conn)
+        .await
+}
+
+/// The orders with seqs from `lo` to `hi`, newest first: a range scan of the `seq` index.
+#[tracing::instrument(skip(conn))]
+pub async fn orders_between(
+    conn: &mut sqlx::PgConnection,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<Order>, sqlx::Error> {
     let rows = sqlx::query(concat!(
-        "with s as (select order_count as total from order_state where id = 1)
-         select s.total, ",
+        "select ",
         order_columns!(),
-        " from s left join lateral (
-             select * from orders
-             where seq <= least(s.total - $1, $2)
-             order by seq desc limit $3
-         ) o on true
-         order by o.seq desc"
+        " from orders o where o.seq between $1 and $2 order by o.seq desc"
     ))
-    .bind(skip)
-    .bind(upper)
-    .bind(spec.size)
-    .fetch_all(conn.conn())
+    .bind(lo)
+    .bind(hi)
+    .fetch_all(conn)
     .await?;
-    conn.release();
-    let Some(first) = rows.first() else {
-        return Err(sqlx::Error::RowNotFound);
-    };
-    let total: i64 = first.try_get("total")?;
-    let mut orders = Vec::with_capacity(rows.len());
-    for row in &rows {
-        if row.try_get::<Option<Uuid>, _>("id")?.is_some() {
-            orders.push(order_from_row(row)?);
-        }
-    }
-    Ok((orders, total))
+    rows.iter().map(order_from_row).collect()
 }
 
 /// One order by id.

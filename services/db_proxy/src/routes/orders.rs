@@ -7,7 +7,7 @@ use common::money::btc_for;
 use serde::Deserialize;
 use uuid::Uuid;
 
-use crate::domain::{self, PageSpec};
+use crate::domain::PageSpec;
 use crate::state::State;
 use crate::storage;
 
@@ -73,15 +73,10 @@ pub struct PageQuery {
     responses((status = 200, body = OrderPage), (status = 422, body = Problem), (status = 503, body = Problem)))]
 pub async fn get_page(state: web::Data<State>, q: web::Query<PageQuery>) -> Result<HttpResponse, Problem> {
     let spec = PageSpec::parse(q.page_size, q.start, q.cursor.as_deref())?;
-    let (data, total) = storage::page(&state.pages, spec)
+    let body = crate::pages::page(&state.pages, &state.order_json, spec)
         .await
         .map_err(common::db::problem)?;
-    let next_cursor = domain::next_cursor(data.last().map(|o| o.seq));
-    Ok(HttpResponse::Ok().json(OrderPage {
-        data,
-        next_cursor,
-        total,
-    }))
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
 /// One order.

@@ -4,7 +4,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use common::models::{Order, OrderPage};
 use reqwest::StatusCode;
 
-use crate::helpers::{TestApp, assert_problem, order, spawn_app};
+use crate::helpers::{TestApp, assert_problem, migrated_pool, order, spawn_app, start};
 
 async fn add_n(app: &TestApp, n: usize) -> Vec<Order> {
     let mut out = Vec::new();
@@ -64,6 +64,39 @@ async fn pages_are_newest_first_and_start_and_cursor_give_the_same_pages() {
     assert_eq!(exact.next_cursor, None, "no cursor when nothing older is left");
     assert_eq!(app.page("page_size=100").await.data.len(), 23);
     assert_eq!(app.page("page_size=1&start=22").await.data[0].seq, 1);
+}
+
+#[tokio::test]
+async fn pages_from_kept_order_json_are_byte_for_byte_those_read_from_postgres() {
+    // Three orders kept: pages mix kept and read orders, and the kept ones are
+    // evicted as others are read. The twin keeps none: every page from Postgres.
+    let mut settings = db_proxy::testing::settings();
+    settings.page_cache_orders = 3;
+    migrated_pool(&settings).await;
+    let kept = start(&settings);
+    settings.page_cache_orders = 0;
+    let plain = start(&settings);
+    add_n(&kept, 7).await;
+    let body = |app: &TestApp, q: &str| {
+        let url = format!("{}/get?{q}", app.address);
+        let client = app.client.clone();
+        async move { client.get(url).send().await.unwrap().text().await.unwrap() }
+    };
+    for round in 0..2 {
+        for q in [
+            "page_size=2",
+            "page_size=5",
+            "page_size=2&start=1",
+            "page_size=4&start=5",
+            "page_size=3&start=7",
+            "",
+        ] {
+            assert_eq!(body(&kept, q).await, body(&plain, q).await, "round {round}, {q}");
+        }
+        add_n(&plain, 2).await;
+    }
+    let last = kept.page("page_size=100").await;
+    assert_eq!(seqs(&last), (1..=11).rev().collect::<Vec<_>>());
 }
 
 #[tokio::test]
