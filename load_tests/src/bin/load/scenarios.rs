@@ -285,7 +285,7 @@ fn note_create(a: &Answer, key: Option<&str>, body: &str, in_body: bool) {
         }
         409 => {
             let code = a.body["code"].as_str().unwrap_or_default();
-            if code != "btc_cap_exceeded" && code != "idempotency_key_in_flight" {
+            if code != "btc_cap_exceeded" && code != "idempotency_request_in_flight" {
                 r.violation(format!("409 with code {code:?}"));
             }
         }
