@@ -27,6 +27,8 @@ pub struct Record {
     pub errored_unkeyed: u64,
     /// (route, status) → count; status 0 means no response (connection error, timeout).
     pub statuses: BTreeMap<(String, u16), u64>,
+    /// Problem code → creates answered 409 with it (`btc_cap_exceeded`: the cap was hit).
+    pub conflicts: BTreeMap<String, u64>,
     /// Broken expectations seen during the load (bounded sample plus a count).
     pub violations: Vec<String>,
     pub violation_count: u64,
