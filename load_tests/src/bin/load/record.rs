@@ -48,6 +48,16 @@ impl Record {
         }
     }
 
+    /// Notes a create answered 409: counted by code; only the cap and a key still in
+    /// flight may say no that way.
+    pub fn conflict(&mut self, body: &serde_json::Value) {
+        let code = body["code"].as_str().unwrap_or_default();
+        *self.conflicts.entry(code.to_string()).or_default() += 1;
+        if code != "btc_cap_exceeded" && code != "idempotency_request_in_flight" {
+            self.violation(format!("409 with code {code:?}: {body}"));
+        }
+    }
+
     /// Notes an order answered 201.
     pub fn accepted(&mut self, id: &str, satoshis: i64, key: Option<&str>) {
         self.accepted.insert(id.to_string(), satoshis);

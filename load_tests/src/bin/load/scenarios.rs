@@ -297,13 +297,7 @@ fn note_create(a: &Answer, key: Option<&str>, body: &str, in_body: bool) {
                 _ => r.violation(format!("201 without an order id and bitcoin_amount: {}", a.body)),
             }
         }
-        409 => {
-            let code = a.body["code"].as_str().unwrap_or_default();
-            *r.conflicts.entry(code.to_string()).or_default() += 1;
-            if code != "btc_cap_exceeded" && code != "idempotency_request_in_flight" {
-                r.violation(format!("409 with code {code:?}"));
-            }
-        }
+        409 => r.conflict(&a.body),
         // A rejected request is not stored; nothing to remember.
         400..=499 => {}
         // No answer or a 5xx: the order may or may not be stored.
@@ -370,8 +364,12 @@ async fn reuse_key_other_request(user: &mut GooseUser) -> TransactionResult {
     if known && a.status == 201 {
         record().violation(format!("key {key} reused for another request answered 201"));
     }
-    if a.status == 201 {
-        note_create(&a, Some(&key), r#"{"currency":"EUR","amount":"999.99"}"#, false);
+    match a.status {
+        201 => note_create(&a, Some(&key), r#"{"currency":"EUR","amount":"999.99"}"#, false),
+        // Its first request was refused (the cap), so nothing holds the key: this is a
+        // new order, refused in turn.
+        409 => record().conflict(&a.body),
+        _ => {}
     }
     Ok(())
 }
