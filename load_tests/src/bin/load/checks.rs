@@ -16,17 +16,38 @@ pub struct Check {
     pub detail: String,
 }
 
+/// What the run must show of the cap, besides never passing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CapExpectation {
+    /// Either (scripts/faults, scripts/bench).
+    Any,
+    /// db_proxy refused at least one order for the cap: the edge was tested (`--cap-edge`).
+    Reached,
+    /// No order refused for the cap: the 201s measure placing orders (`--cap-unreached`).
+    NotReached,
+}
+
 /// The figures of the run and the checks.
 pub struct Outcome {
     pub requests: u64,
     pub by_status: BTreeMap<u16, u64>,
     pub by_route: BTreeMap<String, BTreeMap<u16, u64>>,
+    /// Creates answered 409, by problem code.
+    pub conflicts: BTreeMap<String, u64>,
     pub goose_requests: usize,
     pub duration_s: usize,
     pub stored_orders: i64,
     pub stored_btc: String,
+    pub cap_btc: String,
+    pub left_btc: String,
     pub retried_keys: usize,
     pub checks: Vec<Check>,
+}
+
+/// Requests per second, to two decimals.
+#[allow(clippy::cast_precision_loss)] // counts and seconds stay far below 2^52
+fn per_s(n: u64, secs: usize) -> f64 {
+    (n as f64 / secs.max(1) as f64 * 100.0).round() / 100.0
 }
 
 impl Outcome {
@@ -35,20 +56,80 @@ impl Outcome {
         self.checks.iter().all(|c| c.ok)
     }
 
+    /// db_proxy refused at least one order because it would pass the cap.
+    pub fn cap_reached(&self) -> bool {
+        self.cap_rejections() > 0
+    }
+
+    fn cap_rejections(&self) -> u64 {
+        self.conflicts.get("btc_cap_exceeded").copied().unwrap_or(0)
+    }
+
+    /// Statuses over every `POST /place_order` route (keyed, retried, query …): the
+    /// orders, apart from the other 201s (health reports).
+    pub fn place_order(&self) -> BTreeMap<u16, u64> {
+        let mut m = BTreeMap::new();
+        for (_, st) in self
+            .by_route
+            .iter()
+            .filter(|(route, _)| route.starts_with("POST /place_order"))
+        {
+            for (status, n) in st {
+                *m.entry(*status).or_default() += n;
+            }
+        }
+        m
+    }
+
+    fn count(st: &BTreeMap<u16, u64>, status: u16) -> u64 {
+        st.get(&status).copied().unwrap_or(0)
+    }
+
+    /// 201s and 409s per second: (201/s, 409/s).
+    fn rates(&self, st: &BTreeMap<u16, u64>) -> (f64, f64) {
+        (
+            per_s(Self::count(st, 201), self.duration_s),
+            per_s(Self::count(st, 409), self.duration_s),
+        )
+    }
+
     /// A human summary.
     pub fn text(&self) -> String {
+        let (created, conflict) = self.rates(&self.by_status);
+        let orders = self.place_order();
+        let (placed, refused) = self.rates(&orders);
         let mut s = format!(
-            "\nload: {} requests in {} s ({} req/s); statuses {:?}\n  stored {} orders, {} BTC; {} errored keys retried after the load\n",
+            "\nload: {} requests in {} s ({} req/s); statuses {:?}\n  \
+             all routes: 201 × {} ({created}/s), 409 × {} ({conflict}/s)\n  \
+             POST /place_order: 201 × {} ({placed}/s), 409 × {} ({refused}/s; by code {:?})\n  \
+             stored {} orders, {} BTC of the {} BTC cap ({} BTC left; cap {}); {} errored keys retried after the load\n",
             self.requests,
             self.duration_s,
             self.requests / (self.duration_s.max(1) as u64),
             self.by_status,
+            Self::count(&self.by_status, 201),
+            Self::count(&self.by_status, 409),
+            Self::count(&orders, 201),
+            Self::count(&orders, 409),
+            self.conflicts,
             self.stored_orders,
             self.stored_btc,
+            self.cap_btc,
+            self.left_btc,
+            if self.cap_reached() {
+                "reached"
+            } else {
+                "not reached"
+            },
             self.retried_keys,
         );
         for (route, st) in &self.by_route {
-            s.push_str(&format!("  {route:<40} {st:?}\n"));
+            s.push_str(&format!("  {route:<40} {st:?}"));
+            if st.contains_key(&201) || st.contains_key(&409) {
+                let (created, conflict) = self.rates(st);
+                s.push_str(&format!("  201/s {created}, 409/s {conflict}"));
+            }
+            s.push('\n');
         }
         for c in &self.checks {
             s.push_str(&format!(
@@ -68,12 +149,32 @@ impl Outcome {
 
     /// The same as JSON.
     pub fn json(&self) -> Value {
+        let rates = |st: &BTreeMap<u16, u64>| {
+            let (created, conflict) = self.rates(st);
+            json!({"201": created, "409": conflict})
+        };
+        let route_rates: BTreeMap<&String, Value> = self
+            .by_route
+            .iter()
+            .filter(|(_, st)| st.contains_key(&201) || st.contains_key(&409))
+            .map(|(route, st)| (route, rates(st)))
+            .collect();
         json!({
             "requests": self.requests,
             "goose_requests": self.goose_requests,
             "duration_s": self.duration_s,
             "by_status": self.by_status,
             "by_route": self.by_route,
+            "place_order_by_status": self.place_order(),
+            "per_s": {
+                "total": rates(&self.by_status),
+                "place_order": rates(&self.place_order()),
+                "by_route": route_rates,
+            },
+            "conflicts": self.conflicts,
+            "cap_btc": self.cap_btc,
+            "left_btc": self.left_btc,
+            "cap_reached": self.cap_reached(),
             "stored_orders": self.stored_orders,
             "stored_btc": self.stored_btc,
             "retried_keys": self.retried_keys,
@@ -84,7 +185,9 @@ impl Outcome {
 }
 
 fn btc(sats: i64) -> String {
-    format!("{}.{:08}", sats / 100_000_000, sats % 100_000_000)
+    let sign = if sats < 0 { "-" } else { "" };
+    let a = sats.unsigned_abs();
+    format!("{sign}{}.{:08}", a / 100_000_000, a % 100_000_000)
 }
 
 /// Retries every key that got an error or no answer, once, as a client would; a 201
@@ -152,7 +255,13 @@ async fn walk_pages(t: &Target, client: &reqwest::Client) -> Result<Vec<(i64, St
 
 /// Runs every check.
 #[allow(clippy::disallowed_methods)] // plain http; `load`'s main picks the TLS provider
-pub async fn run(t: &Target, db_url: &str, cap: i64, metrics: &GooseMetrics) -> anyhow::Result<Outcome> {
+pub async fn run(
+    t: &Target,
+    db_url: &str,
+    cap: i64,
+    expect: CapExpectation,
+    metrics: &GooseMetrics,
+) -> anyhow::Result<Outcome> {
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(10))
         .build()?;
@@ -312,6 +421,27 @@ pub async fn run(t: &Target, db_url: &str, cap: i64, metrics: &GooseMetrics) -> 
         ),
     }
 
+    let cap_rejections = rec.conflicts.get("btc_cap_exceeded").copied().unwrap_or(0);
+    let cap_detail = format!(
+        "{cap_rejections} orders answered 409 btc_cap_exceeded; {} of {} BTC stored, {} BTC left",
+        btc(sum),
+        btc(cap),
+        btc(cap - sum)
+    );
+    match expect {
+        CapExpectation::Any => {}
+        CapExpectation::Reached => check(
+            "the cap was reached (orders refused at the edge)",
+            cap_rejections > 0,
+            cap_detail,
+        ),
+        CapExpectation::NotReached => check(
+            "the cap was not reached (every order could be placed)",
+            cap_rejections == 0,
+            cap_detail,
+        ),
+    }
+
     let mut by_route: BTreeMap<String, BTreeMap<u16, u64>> = BTreeMap::new();
     for ((route, status), n) in &rec.statuses {
         *by_route
@@ -324,6 +454,7 @@ pub async fn run(t: &Target, db_url: &str, cap: i64, metrics: &GooseMetrics) -> 
         requests: by_status.values().sum(),
         by_status,
         by_route,
+        conflicts: rec.conflicts.clone(),
         goose_requests: metrics
             .requests
             .values()
@@ -332,7 +463,28 @@ pub async fn run(t: &Target, db_url: &str, cap: i64, metrics: &GooseMetrics) -> 
         duration_s: metrics.duration,
         stored_orders: stored.len() as i64,
         stored_btc: btc(sum),
+        cap_btc: btc(cap),
+        left_btc: btc(cap - sum),
         retried_keys,
         checks,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn btc_writes_exact_amounts_with_their_sign() {
+        assert_eq!(btc(10_000_000_000), "100.00000000");
+        assert_eq!(btc(196_451), "0.00196451");
+        assert_eq!(btc(-1), "-0.00000001");
+        assert_eq!(btc(2_100_000_000_000_000), "21000000.00000000");
+    }
+
+    #[test]
+    fn per_s_rounds_to_two_decimals_and_survives_zero_seconds() {
+        assert!((per_s(1_083, 31) - 34.94).abs() < 1e-9);
+        assert!((per_s(7, 0) - 7.0).abs() < 1e-9);
+    }
 }

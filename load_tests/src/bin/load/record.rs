@@ -27,6 +27,8 @@ pub struct Record {
     pub errored_unkeyed: u64,
     /// (route, status) → count; status 0 means no response (connection error, timeout).
     pub statuses: BTreeMap<(String, u16), u64>,
+    /// Problem code → creates answered 409 with it (`btc_cap_exceeded`: the cap was hit).
+    pub conflicts: BTreeMap<String, u64>,
     /// Broken expectations seen during the load (bounded sample plus a count).
     pub violations: Vec<String>,
     pub violation_count: u64,
@@ -43,6 +45,16 @@ impl Record {
         self.violation_count += 1;
         if self.violations.len() < 50 {
             self.violations.push(what);
+        }
+    }
+
+    /// Notes a create answered 409: counted by code; only the cap and a key still in
+    /// flight may say no that way.
+    pub fn conflict(&mut self, body: &serde_json::Value) {
+        let code = body["code"].as_str().unwrap_or_default();
+        *self.conflicts.entry(code.to_string()).or_default() += 1;
+        if code != "btc_cap_exceeded" && code != "idempotency_request_in_flight" {
+            self.violation(format!("409 with code {code:?}: {body}"));
         }
     }
 
