@@ -86,9 +86,9 @@ pub struct Settings {
     pub lambo_currency: String,
     /// Seconds an answer stays in the Redis cache; 0 turns the cache off.
     pub cache_ttl_secs: u64,
-    /// Milliseconds each process also keeps an answer it saw, in front of Redis
-    /// (0: off; capped by `cache_ttl_secs`). Another replica's history refresh
-    /// reaches this process's answers after at most this long.
+    /// Milliseconds each process keeps an answer it saw (in front of Redis; capped
+    /// by `cache_ttl_secs`) and the stored history it read; 0: neither. Another
+    /// replica's history refresh reaches this process after at most this long.
     pub local_cache_millis: u64,
     /// Seconds `/api/price/current/` answers stay in Redis; 0 turns that cache off.
     pub price_cache_ttl_secs: u64,
@@ -158,8 +158,7 @@ impl Settings {
             lambo_price: self.lambo_price,
             lambo_currency: self.lambo_currency.clone(),
             cache_ttl_secs: self.cache_ttl_secs,
-            local_cache: std::time::Duration::from_millis(self.local_cache_millis)
-                .min(std::time::Duration::from_secs(self.cache_ttl_secs)),
+            local_cache: std::time::Duration::from_millis(self.local_cache_millis),
             price_cache_ttl_secs: self.price_cache_ttl_secs,
             refresh: std::time::Duration::from_secs(self.refresh_secs),
             backoff: std::time::Duration::from_secs(self.provider_backoff_secs),

@@ -28,6 +28,10 @@ pub struct History {
     backoff: Duration,
     /// (symbol, interval) → when the providers may be asked again.
     failures: Mutex<HashMap<(&'static str, Interval), Instant>>,
+    /// The stored series of a symbol as last read, kept `remember` long: an
+    /// uncached answer then reads no history (half of its Postgres time).
+    remember: Duration,
+    loaded: Mutex<HashMap<&'static str, (Instant, Vec<StoredSeries>)>>,
 }
 
 impl History {
@@ -37,6 +41,7 @@ impl History {
         cache: Cache,
         refresh: Duration,
         backoff: Duration,
+        remember: Duration,
     ) -> Self {
         Self {
             pool,
@@ -45,7 +50,36 @@ impl History {
             refresh,
             backoff,
             failures: Mutex::new(HashMap::new()),
+            remember,
+            loaded: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The stored series of `symbol`, from memory when read lately. Another
+    /// process's refresh reaches it within `remember`; this one's at once.
+    async fn stored(&self, symbol: &'static str) -> Result<Vec<StoredSeries>, sqlx::Error> {
+        let lock = || {
+            self.loaded
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+        };
+        if let Some((at, series)) = lock().get(symbol)
+            && at.elapsed() < self.remember
+        {
+            return Ok(series.clone());
+        }
+        let series = storage::load_series(&self.pool, symbol).await?;
+        if !self.remember.is_zero() {
+            lock().insert(symbol, (Instant::now(), series.clone()));
+        }
+        Ok(series)
+    }
+
+    fn forget(&self, symbol: &'static str) {
+        self.loaded
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(symbol);
     }
 
     /// The configured providers' names, in the order they are asked.
@@ -67,9 +101,7 @@ impl History {
         interval: Interval,
     ) -> Result<(StoredSeries, Option<String>), Problem> {
         let symbol = asset.symbol;
-        let stored = storage::load_series(&self.pool, symbol)
-            .await
-            .map_err(common::db::problem)?;
+        let stored = self.stored(symbol).await.map_err(common::db::problem)?;
         let fresh = |s: &StoredSeries| {
             s.interval == interval && (s.source.starts_with("bundled") || self.is_fresh(s))
         };
@@ -155,6 +187,7 @@ impl History {
                     storage::store_candles(&self.pool, asset.symbol, p.name(), &f.pair, interval, &f.candles)
                         .await
                         .map_err(common::db::problem)?;
+                    self.forget(asset.symbol);
                     self.cache.bump_data_version().await;
                     let series = storage::load_series(&self.pool, asset.symbol)
                         .await

@@ -36,7 +36,8 @@ pub struct CheckerSettings {
     pub lambo_currency: String,
     /// Seconds an answer stays cached; 0 turns the answer cache off.
     pub cache_ttl_secs: u64,
-    /// How long this process also keeps an answer it saw, in front of Redis.
+    /// How long this process keeps an answer it saw (in front of Redis, at most
+    /// `cache_ttl_secs`) and the stored history it read.
     pub local_cache: Duration,
     /// Seconds `/api/price/current/` documents stay cached; 0 turns that off.
     pub price_cache_ttl_secs: u64,
@@ -84,7 +85,10 @@ impl Checker {
         key_prefix: String,
         settings: CheckerSettings,
     ) -> Self {
-        let cache = Cache::new(redis, key_prefix, settings.local_cache);
+        let answers = settings
+            .local_cache
+            .min(Duration::from_secs(settings.cache_ttl_secs));
+        let cache = Cache::new(redis, key_prefix, answers);
         Self {
             history: History::new(
                 pool.clone(),
@@ -92,6 +96,7 @@ impl Checker {
                 cache.clone(),
                 settings.refresh,
                 settings.backoff,
+                settings.local_cache,
             ),
             openings: Openings::new(pool.clone()),
             pool,

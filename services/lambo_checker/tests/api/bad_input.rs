@@ -162,6 +162,9 @@ async fn postgres_down_gets_503_with_retry_after_and_answers_again_when_back() {
     let app = spawn_app(move |s| {
         s.providers.clear();
         s.cache_ttl_secs = 0;
+        // Nothing remembered either: within local_cache_millis of its last read
+        // the history would answer without Postgres.
+        s.local_cache_millis = 0;
         s.pg.url = format!("postgres://postgres@{addr}");
         s.pg.acquire_timeout_secs = 1;
     })
