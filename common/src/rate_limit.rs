@@ -246,10 +246,14 @@ struct Slice {
     exhausted: bool,
 }
 
+/// Clients one replica keeps slices for in a window; past it (a flood of new
+/// addresses) it forgets them all: a slice forgotten is budget lost, never gained.
+const MAX_CLIENTS: usize = 100_000;
+
 impl Slices {
-    /// Forgets the slices of ended windows.
+    /// Forgets the slices of ended windows, or all of them when there are too many.
     fn roll(&mut self, window: u64) {
-        if self.window != window {
+        if self.window != window || self.by_key.len() >= MAX_CLIENTS {
             self.window = window;
             self.by_key.clear();
         }
