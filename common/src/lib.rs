@@ -25,7 +25,7 @@ pub mod reporter;
 pub mod security_headers;
 pub mod service_client;
 pub mod telemetry;
-#[cfg(feature = "test-utils")]
+#[cfg(any(test, feature = "test-utils"))]
 pub mod testing;
 pub mod tls;
 

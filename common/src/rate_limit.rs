@@ -491,18 +491,9 @@ mod tests {
         n.unwrap_or(0)
     }
 
-    /// Starts where at least `needed` seconds of the window are left, so a test
-    /// does not straddle two windows.
-    async fn room_in_window(needed: u64) {
-        let (_, left) = current_window();
-        if left < needed {
-            tokio::time::sleep(std::time::Duration::from_secs(left + 1)).await;
-        }
-    }
-
     #[tokio::test]
     async fn a_small_budget_is_counted_in_redis_request_by_request() {
-        room_in_window(10).await;
+        crate::testing::within_one_rate_window(std::time::Duration::from_secs(10)).await;
         let redis = redis();
         let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
         let (a, b) = (limiter(&redis, &prefix, &[]), limiter(&redis, &prefix, &[]));
@@ -526,7 +517,7 @@ mod tests {
 
     #[tokio::test]
     async fn replicas_taking_slices_never_admit_more_than_the_limit_together() {
-        room_in_window(20).await;
+        crate::testing::within_one_rate_window(std::time::Duration::from_secs(20)).await;
         let redis = redis();
         let prefix = format!("test:{}:", uuid::Uuid::new_v4().simple());
         let replicas: Vec<RateLimiter> = (0..3).map(|_| limiter(&redis, &prefix, &["big=5000"])).collect();
