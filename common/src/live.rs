@@ -203,6 +203,16 @@ impl EventSender {
         self.tx.closed().await;
     }
 
+    /// Waits for `newer` to change, sending a `: heartbeat` comment every
+    /// `heartbeat` meanwhile; [`Gone`] when the consumer leaves.
+    pub async fn idle<T>(&self, newer: &mut watch::Receiver<T>, heartbeat: Duration) -> Result<(), Gone> {
+        tokio::select! {
+            changed = newer.changed() => changed.map_err(|_| Gone),
+            () = tokio::time::sleep(heartbeat) => self.comment("heartbeat").await,
+            () = self.tx.closed() => Err(Gone),
+        }
+    }
+
     async fn send(&self, text: String) -> Result<(), Gone> {
         match tokio::time::timeout(self.send_timeout, self.tx.send(Bytes::from(text))).await {
             Ok(Ok(())) => Ok(()),

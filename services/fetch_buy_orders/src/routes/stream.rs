@@ -143,29 +143,16 @@ async fn serve(s: &Streams, tx: &EventSender, mut cursor: i64) -> Result<(), Gon
                     }
                     if got.orders.is_empty() {
                         // db_proxy has nothing newer than the ring yet: wait like an idle stream.
-                        idle(s, tx, &mut newer).await?;
+                        tx.idle(&mut newer, s.heartbeat).await?;
                     }
                 }
                 Err(e) => {
                     tracing::debug!(error = %e, "order stream catching up: db_proxy unavailable");
-                    idle(s, tx, &mut newer).await?;
+                    tx.idle(&mut newer, s.heartbeat).await?;
                 }
             },
-            Read::UpToDate => idle(s, tx, &mut newer).await?,
+            Read::UpToDate => tx.idle(&mut newer, s.heartbeat).await?,
         }
-    }
-}
-
-/// Waits for new orders, sending a heartbeat when none come.
-async fn idle(
-    s: &Streams,
-    tx: &EventSender,
-    newer: &mut tokio::sync::watch::Receiver<Option<i64>>,
-) -> Result<(), Gone> {
-    tokio::select! {
-        changed = newer.changed() => changed.map_err(|_| Gone),
-        () = tokio::time::sleep(s.heartbeat) => tx.comment("heartbeat").await,
-        () = tx.closed() => Err(Gone),
     }
 }
 

@@ -101,10 +101,6 @@ async fn serve(
                 Err(e) => tracing::debug!(error = %e, "transition stream: postgres unavailable"),
             }
         }
-        tokio::select! {
-            changed = newer.changed() => changed.map_err(|_| Gone)?,
-            () = tokio::time::sleep(HEARTBEAT) => tx.comment("heartbeat").await?,
-            () = tx.closed() => return Err(Gone),
-        }
+        tx.idle(&mut newer, HEARTBEAT).await?;
     }
 }
