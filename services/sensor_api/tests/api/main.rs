@@ -8,3 +8,4 @@ mod jwt;
 mod problems;
 mod queries;
 mod seed;
+mod time_zones;
