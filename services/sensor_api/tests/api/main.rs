@@ -3,6 +3,7 @@
 mod aggregate;
 mod auth_and_limits;
 mod bad_rows;
+mod formats;
 mod helpers;
 mod jwt;
 mod problems;
