@@ -156,10 +156,23 @@ enum OutFormat {
     Ndjson,
 }
 
+/// Every form depends on `Accept`, so caches must key on it.
+const VARY_ACCEPT: (header::HeaderName, &str) = (header::VARY, "Accept");
+
 /// The vendor type of the columnar form.
 const COLUMNAR_TYPE: &str = "application/vnd.delos.columnar+json";
 
 impl OutFormat {
+    /// The `format=` value of a bulk form.
+    fn name(self) -> Option<&'static str> {
+        match self {
+            OutFormat::Json => None,
+            OutFormat::Columnar => Some("columnar"),
+            OutFormat::Csv => Some("csv"),
+            OutFormat::Ndjson => Some("ndjson"),
+        }
+    }
+
     /// `format=` wins; else the first bulk type the `Accept` header names.
     fn choose(param: Option<&str>, req: &HttpRequest) -> Result<Self, Problem> {
         if let Some(f) = param {
@@ -276,11 +289,15 @@ pub async fn get_readings(
             ("from", &q.from),
             ("to", &q.to),
             ("order", &q.order),
-            ("format", &q.format),
         ] {
             if let Some(v) = v {
                 link.push_str(&format!("&{k}={}", enc(v)));
             }
+        }
+        // The form in the link, however it was chosen: the next page is the same form
+        // even for a client that does not send the same `Accept` again.
+        if let Some(name) = out.name() {
+            link.push_str(&format!("&format={name}"));
         }
         format!("{link}&limit={limit}&cursor={c}")
     });
@@ -375,7 +392,7 @@ impl<'a> Page<'a> {
             })
             .collect();
         // Typed, not `json!`: a `serde_json::Value` would turn the exact numbers into floats.
-        HttpResponse::Ok().json(ReadingsPage {
+        HttpResponse::Ok().append_header(VARY_ACCEPT).json(ReadingsPage {
             data,
             next_cursor: self.next_cursor,
             links: Links { next: self.next_link },
@@ -420,14 +437,17 @@ impl<'a> Page<'a> {
             next_cursor: self.next_cursor,
             links: Links { next: self.next_link },
         };
-        HttpResponse::Ok().content_type(COLUMNAR_TYPE).json(body)
+        HttpResponse::Ok()
+            .content_type(COLUMNAR_TYPE)
+            .append_header(VARY_ACCEPT)
+            .json(body)
     }
 
     /// `Link: <…>; rel="next"`: where the bulk forms, which have no envelope, say
     /// where the next page is (and `X-Next-Cursor`, the bare cursor).
     fn bulk(&self, content_type: &str, body: Vec<u8>) -> HttpResponse {
         let mut res = HttpResponse::Ok();
-        res.content_type(content_type);
+        res.content_type(content_type).append_header(VARY_ACCEPT);
         if let (Some(link), Some(cursor)) = (&self.next_link, &self.next_cursor) {
             res.insert_header((header::LINK, format!("<{link}>; rel=\"next\"")));
             res.insert_header(("x-next-cursor", cursor.as_str()));

@@ -247,6 +247,24 @@ async fn accept_chooses_the_form_when_format_is_absent_and_format_wins() {
         assert_eq!(res.status(), StatusCode::OK, "{accept}");
         assert_eq!(res.headers()["content-type"], ct, "{accept}");
     }
+    // The next page keeps the form chosen by `Accept`, and caches are told to key on it.
+    let res = get_with(
+        &app,
+        "/api/v1/readings?device=odd&limit=2",
+        &[("accept", "text/csv")],
+    )
+    .await;
+    let link = res.headers()["link"].to_str().unwrap();
+    assert!(link.contains("&format=csv&"), "{link}");
+    assert!(
+        res.headers()
+            .get_all("vary")
+            .iter()
+            .flat_map(|v| v.to_str().unwrap().split(','))
+            .any(|v| v.trim().eq_ignore_ascii_case("accept")),
+        "{:?}",
+        res.headers()
+    );
     let res = get_with(
         &app,
         "/api/v1/readings?device=odd&format=json",
