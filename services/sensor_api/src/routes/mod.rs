@@ -62,6 +62,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/readings")
             .wrap(limited())
+            // Pages of readings shrink five- to tenfold in gzip; only for clients that ask.
+            .wrap(actix_web::middleware::Compress::default())
             .post(ingest::post_readings)
             .get(query::get_readings),
     )
