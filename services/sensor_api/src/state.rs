@@ -15,6 +15,8 @@ pub struct State {
     pub max_upload_bytes: u64,
     pub max_points: i64,
     pub readings: ReadingCounters,
+    /// The MQTT ingest's status, when a broker is configured.
+    pub mqtt: Option<std::sync::Arc<crate::mqtt::Status>>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

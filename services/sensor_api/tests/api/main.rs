@@ -5,6 +5,7 @@ mod auth_and_limits;
 mod bad_rows;
 mod helpers;
 mod jwt;
+mod mqtt;
 mod problems;
 mod queries;
 mod seed;
