@@ -40,10 +40,9 @@ fn mosquitto_binary() -> PathBuf {
 }
 
 impl Mosquitto {
-    /// Starts a broker on a free loopback port. Its settings are the ones the
-    /// project's brokers use (scripts/lib/deps.sh): sessions survive a restart
-    /// (persistence), the in-flight window and queue are large enough for batches
-    /// and for a subscriber that is away.
+    /// Starts a broker on a free loopback port with the project's config: sessions
+    /// survive a restart (persistence), the in-flight window and queue are large
+    /// enough for batches and for a subscriber that is away.
     async fn start() -> Self {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -54,17 +53,22 @@ impl Mosquitto {
         std::fs::create_dir_all(&dir).unwrap();
         // Mosquitto started as root drops to its own user, which must write here.
         std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o777)).unwrap();
-        std::fs::write(
-            dir.join("mosquitto.conf"),
-            format!(
-                "listener {port} 127.0.0.1\nallow_anonymous true\npersistence true\npersistence_location {}/\n\
-                 max_inflight_messages 5000\nmax_queued_messages 1000000\nmax_packet_size 1048576\n\
-                 log_dest file {}/mosquitto.log\n",
-                dir.display(),
-                dir.display()
-            ),
+        // The project's broker config (deployment/mosquitto/mosquitto.conf: persistence,
+        // the in-flight window and queue batches need), on this test's port and directory.
+        let project = std::fs::read_to_string(
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../deployment/mosquitto/mosquitto.conf"),
         )
         .unwrap();
+        let config: Vec<String> = project
+            .lines()
+            .map(|line| match line.split_whitespace().next() {
+                Some("listener") => format!("listener {port} 127.0.0.1"),
+                Some("persistence_location") => format!("persistence_location {}/", dir.display()),
+                Some("log_dest") => format!("log_dest file {}/mosquitto.log", dir.display()),
+                _ => line.to_string(),
+            })
+            .collect();
+        std::fs::write(dir.join("mosquitto.conf"), config.join("\n") + "\n").unwrap();
         let mut broker = Self {
             port,
             dir,
