@@ -24,13 +24,10 @@ enum Command {
         /// Use the simulated price provider (no internet needed; orders are marked simulated).
         #[arg(long)]
         offline: bool,
-        /// MQTT broker of sensor_api's ingest; empty: no MQTT ingest.
-        #[arg(
-            long,
-            env = "DELOS_SENSOR_API__MQTT__BROKER_URL",
-            default_value = "mqtt://127.0.0.1:1883"
-        )]
-        mqtt_url: String,
+        /// MQTT broker of sensor_api's ingest (default mqtt://127.0.0.1:1883, or the shared
+        /// DELOS__MQTT__BROKER_URL); empty: no MQTT ingest.
+        #[arg(long, env = "DELOS_SENSOR_API__MQTT__BROKER_URL")]
+        mqtt_url: Option<String>,
     },
     /// lambo_checker's price history.
     Lambo {
@@ -95,7 +92,13 @@ async fn main() -> std::process::ExitCode {
                 pg_url,
                 redis_url,
                 offline,
-                mqtt_url: Some(mqtt_url),
+                // As the service's own settings would rank them: its variable, the shared
+                // one, then the local broker `scripts/up` starts.
+                mqtt_url: Some(
+                    mqtt_url
+                        .or_else(|| std::env::var("DELOS__MQTT__BROKER_URL").ok())
+                        .unwrap_or_else(|| "mqtt://127.0.0.1:1883".to_string()),
+                ),
                 ..StackOptions::default()
             };
             run(opts).await
