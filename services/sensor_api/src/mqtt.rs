@@ -52,6 +52,10 @@ const MAX_INCOMING_PACKET: usize = 2 * 1024 * 1024;
 /// Bytes of a bad payload quoted in its rejection report.
 const QUOTED_PAYLOAD_CHARS: usize = 1000;
 const FIRST_BACKOFF: Duration = Duration::from_millis(100);
+/// Batches in their transaction at once. A batch's time is mostly waiting (round trips,
+/// the commit's flush), so while one commits the next is parsed and loaded; the primary
+/// key makes their order irrelevant, and MQTT lets acknowledgements come in any order.
+const PARALLEL_BATCHES: usize = 4;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
@@ -311,7 +315,8 @@ async fn connection(
     }
 }
 
-/// Collects messages into batches and stores, reports and acknowledges each.
+/// Collects messages into batches; up to [`PARALLEL_BATCHES`] are stored, reported and
+/// acknowledged at once.
 async fn batches(
     mut rx: mpsc::UnboundedReceiver<Received>,
     client: AsyncClient,
@@ -320,8 +325,10 @@ async fn batches(
     batch_max: usize,
     wait: Duration,
 ) {
-    let mut batch: Vec<Received> = Vec::with_capacity(batch_max);
+    // Owned here, so that aborting this task (the service stopping) aborts them too.
+    let mut running = tokio::task::JoinSet::new();
     while let Some(first) = rx.recv().await {
+        let mut batch: Vec<Received> = Vec::with_capacity(batch_max);
         batch.push(first);
         let deadline = tokio::time::Instant::now() + wait;
         while batch.len() < batch_max {
@@ -330,29 +337,38 @@ async fn batches(
                 Ok(None) | Err(_) => break,
             }
         }
-        let outcome = store(&pool, &batch).await;
-        status.count("stored", outcome.stored);
-        status.count("duplicate", outcome.duplicates);
-        status.count("rejected", outcome.rejected.len() as u64);
-        for (i, reason) in &outcome.rejected {
-            let publish = &batch[*i].publish;
-            tracing::debug!(topic = %publish.topic, %reason, "MQTT message rejected");
-            let report = rejection_report(publish, reason);
-            if let Err(e) = client
-                .publish(REJECTED_TOPIC, QoS::AtLeastOnce, false, report)
-                .await
-            {
-                tracing::warn!(error = %e, "could not queue a rejection report");
-            }
+        while running.try_join_next().is_some() {}
+        if running.len() >= PARALLEL_BATCHES {
+            running.join_next().await;
         }
-        let current = status.generation.load(Ordering::SeqCst);
-        for received in batch.drain(..) {
-            // One that came on a lost connection will come again: acknowledge that one.
-            if received.generation == current
-                && let Err(e) = client.ack(&received.publish).await
-            {
-                tracing::warn!(error = %e, "could not queue an MQTT acknowledgement");
-            }
+        running.spawn(batch_done(batch, client.clone(), pool.clone(), status.clone()));
+    }
+}
+
+/// Stores one batch, reports its bad messages, then acknowledges every message.
+async fn batch_done(batch: Vec<Received>, client: AsyncClient, pool: PgPool, status: Arc<Status>) {
+    let outcome = store(&pool, &batch).await;
+    status.count("stored", outcome.stored);
+    status.count("duplicate", outcome.duplicates);
+    status.count("rejected", outcome.rejected.len() as u64);
+    for (i, reason) in &outcome.rejected {
+        let publish = &batch[*i].publish;
+        tracing::debug!(topic = %publish.topic, %reason, "MQTT message rejected");
+        let report = rejection_report(publish, reason);
+        if let Err(e) = client
+            .publish(REJECTED_TOPIC, QoS::AtLeastOnce, false, report)
+            .await
+        {
+            tracing::warn!(error = %e, "could not queue a rejection report");
+        }
+    }
+    let current = status.generation.load(Ordering::SeqCst);
+    for received in batch {
+        // One that came on a lost connection will come again: acknowledge that one.
+        if received.generation == current
+            && let Err(e) = client.ack(&received.publish).await
+        {
+            tracing::warn!(error = %e, "could not queue an MQTT acknowledgement");
         }
     }
 }
