@@ -6,7 +6,8 @@
                                     the page under docs/ that holds them)
   scripts/architecture.py --check   fail if either is out of date, if the drawio file is not
                                     a valid mxfile, if a crate of services/ is missing, or if
-                                    the drawn calls differ from the code's
+                                    the drawn calls differ from the code's (MQTT: who has an
+                                    `mqtt.broker_url` setting)
 
 Ports and database names in the labels come from `delos describe` (scripts/lib/crates.py,
 from the release build); the calls drawn between services, to health_check (reports), to
@@ -47,6 +48,8 @@ def nodes():
     pg = [d[o]["depends_on"]["postgres"] for o in PG_OWNERS]
     return [
         ("clients", ["Clients", "HTTP · gRPC · browser"], "actor", 2, 0),
+        ("devices", ["Sensors", "MQTT publishers"], "actor", 3, 0),
+        ("mosquitto", ["Mosquitto :1883", "MQTT broker · delos/sensors/…"], "broker", 3, 1),
         ("gateway", ["gateway (nginx, compose only)", f"{public('create_buy_order', 'fetch_buy_orders')} → replicas"], "proxy", 1, 1),
         ("create_buy_order", [svc("create_buy_order"), "public · stateless"], "service", 0, 2),
         ("fetch_buy_orders", [svc("fetch_buy_orders"), "public · stateless"], "service", 1, 2),
@@ -87,6 +90,8 @@ EDGES = [
     ("lambo_checker", "redis", "cache"),
     ("lambo_checker", "third_party", "price history"),
     ("sensor_api", "pg_sensors", ""),
+    ("devices", "mosquitto", "publish"),
+    ("sensor_api", "mosquitto", "subscribe · QoS 1"),
     ("health_check", "pg_health", ""),
     ("pgadmin", "pg_health", ""),
 ]
@@ -99,6 +104,7 @@ STYLES = {
     "service": "rounded=1;whiteSpace=wrap;html=1;fillColor=#dae8fc;strokeColor=#6c8ebf;",
     "store": "shape=cylinder3;whiteSpace=wrap;html=1;boundedLbl=1;size=10;fillColor=#f8cecc;strokeColor=#b85450;",
     "db": "shape=cylinder3;whiteSpace=wrap;html=1;boundedLbl=1;size=10;fillColor=#d5e8d4;strokeColor=#82b366;",
+    "broker": "shape=hexagon;perimeter=hexagonPerimeter2;whiteSpace=wrap;html=1;size=0.1;fillColor=#ffe6cc;strokeColor=#d79b00;",
     "external": "shape=cloud;whiteSpace=wrap;html=1;fillColor=#fff2cc;strokeColor=#d6b656;",
     "tool": "rounded=0;whiteSpace=wrap;html=1;fillColor=#e1d5e7;strokeColor=#9673a6;",
 }
@@ -143,7 +149,7 @@ def drawio():
 
 def mermaid():
     shapes = {"actor": ("([", "])"), "proxy": ("[/", "/]"), "service": ("[", "]"), "store": ("[(", ")]"),
-              "db": ("[(", ")]"), "external": ("{{", "}}"), "tool": ("[", "]")}
+              "db": ("[(", ")]"), "external": ("{{", "}}"), "tool": ("[", "]"), "broker": ("[[", "]]")}
     out = ["```mermaid", "flowchart TB"]
     for nid, lines, kind, _, _ in nodes():
         a, b = shapes[kind]
@@ -197,6 +203,12 @@ def check_calls():
         errors.append(f"the picture has {a} call {b}, the code does not (delos describe)")
     for a, b in sorted(set(UNDRAWN) - code):
         errors.append(f"UNDRAWN lists {a} → {b}, which the code does not call: remove it")
+    # The broker is configured per deployment (its default URL is empty, so describe's
+    # depends_on does not list it): the services drawn subscribing are those with the setting.
+    subscribers = sorted(n for n, s in d.items() if any(st["key"] == "mqtt.broker_url" for st in s["settings"]))
+    drawn_subscribers = sorted(a for a, b, _ in EDGES if b == "mosquitto" and a in d)
+    if drawn_subscribers != subscribers:
+        errors.append(f"the picture has {drawn_subscribers} subscribe at the MQTT broker, the code {subscribers} (mqtt.broker_url)")
     owners = sorted(n for n, s in d.items() if s["depends_on"]["postgres"])
     if owners != sorted(PG_OWNERS):
         errors.append(f"PG_OWNERS is {sorted(PG_OWNERS)}, the services owning a database are {owners}")

@@ -21,7 +21,8 @@ and fails when
     read-only root, dropped capabilities, seccomp RuntimeDefault, resources, or a grace period
     longer than its preStop sleep + the HTTP server's shutdown timeout (describe's
     `http.shutdown_timeout_secs`, common::http::SHUTDOWN_TIMEOUT_SECS);
-  - dev: the copies of database/init/00_databases.sql and deployment/pgadmin/servers.json differ;
+  - dev: the copies of database/init/00_databases.sql, deployment/pgadmin/servers.json,
+    deployment/prometheus/rules.yml or deployment/mosquitto/mosquitto.conf differ;
   - prod: a stateless service has < 2 replicas or no HPA/PDB; the NetworkPolicies (evaluated
     for every pair of services) allow a call the code does not make or block one it does,
     Postgres/Redis egress differs from who owns a database / uses Redis, DNS is blocked, or
@@ -62,6 +63,7 @@ DEV_COPIES = {
     f"{K8S}/overlays/dev/00_databases.sql": "database/init/00_databases.sql",
     f"{K8S}/overlays/dev/servers.json": "deployment/pgadmin/servers.json",
     f"{K8S}/overlays/dev/rules.yml": "deployment/prometheus/rules.yml",
+    f"{K8S}/overlays/dev/mosquitto.conf": "deployment/mosquitto/mosquitto.conf",
 }
 # Where the prod NetworkPolicies expect the Ingress controller and DNS (ingress-nginx, CoreDNS).
 INGRESS_CONTROLLER = ("ingress-nginx", {"app.kubernetes.io/name": "ingress-nginx"})

@@ -230,6 +230,21 @@ impl ServiceHandle {
         }
     }
 
+    /// Abrupt stop, as a killed process stops: background tasks are dropped where
+    /// they are (connections closed without goodbye, open transactions rolled back),
+    /// then the server stops without waiting for open requests. For tests of what
+    /// survives a crash.
+    pub async fn abort(self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.server.stop(false).await;
+        let _ = self.join.await;
+    }
+
     /// Runs until the server stops (SIGINT/SIGTERM or `stop`).
     pub async fn wait(self) -> std::io::Result<()> {
         let result = match self.join.await {

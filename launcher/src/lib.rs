@@ -27,6 +27,9 @@ pub struct StackOptions {
     pub database_prefix: String,
     /// Prefix of every Redis key.
     pub redis_prefix: Option<String>,
+    /// MQTT broker of sensor_api's ingest (`mqtt://127.0.0.1:1883`; empty: none);
+    /// `None` leaves sensor_api's own setting.
+    pub mqtt_url: Option<String>,
 }
 
 /// The running services.
@@ -95,6 +98,24 @@ pub async fn check_dependencies(opts: &StackOptions) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// Whether the MQTT broker at `url` takes connections; the error says what was tried
+/// and how to start one. Not fatal: sensor_api keeps reconnecting, with backoff.
+pub async fn check_mqtt(url: &str) -> anyhow::Result<()> {
+    let broker = sensor_api::mqtt::Broker::parse(url)?;
+    let connect = tokio::net::TcpStream::connect((broker.host.as_str(), broker.port));
+    let why = match tokio::time::timeout(std::time::Duration::from_secs(2), connect).await {
+        Ok(Ok(_)) => return Ok(()),
+        Ok(Err(e)) => e.to_string(),
+        Err(_) => "no answer in 2 s".to_string(),
+    };
+    anyhow::bail!(
+        "the MQTT broker is not reachable at {} ({why}).\n  sensor_api starts anyway and keeps reconnecting (its /readyz names mqtt until then).\n  \
+         Start one: `bash -c '. scripts/lib/deps.sh && ensure_mosquitto'` (what scripts/up does), `mosquitto -d`\n  \
+         or `docker compose up -d mosquitto`; point delos elsewhere with --mqtt-url, or turn MQTT ingest off with --mqtt-url ''.",
+        broker.display()
+    )
 }
 
 /// Loads one service's settings (its environment, `DELOS_CONFIG`) and applies the
@@ -192,7 +213,10 @@ impl Stack {
             s.providers.clear();
         }
         services.push(lambo_checker::build(s).await.context("starting lambo_checker")?);
-        let s: sensor_api::Settings = load(opts, &token, &health_url)?;
+        let mut s: sensor_api::Settings = load(opts, &token, &health_url)?;
+        if let Some(url) = &opts.mqtt_url {
+            s.mqtt.broker_url.clone_from(url);
+        }
         services.push(sensor_api::build(s).await.context("starting sensor_api")?);
 
         Ok(Stack { services, token })

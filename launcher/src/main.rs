@@ -24,6 +24,10 @@ enum Command {
         /// Use the simulated price provider (no internet needed; orders are marked simulated).
         #[arg(long)]
         offline: bool,
+        /// MQTT broker of sensor_api's ingest (default mqtt://127.0.0.1:1883, or the shared
+        /// DELOS__MQTT__BROKER_URL); empty: no MQTT ingest.
+        #[arg(long, env = "DELOS_SENSOR_API__MQTT__BROKER_URL")]
+        mqtt_url: Option<String>,
     },
     /// lambo_checker's price history.
     Lambo {
@@ -82,11 +86,19 @@ async fn main() -> std::process::ExitCode {
             pg_url,
             redis_url,
             offline,
+            mqtt_url,
         } => {
             let opts = StackOptions {
                 pg_url,
                 redis_url,
                 offline,
+                // As the service's own settings would rank them: its variable, the shared
+                // one, then the local broker `scripts/up` starts.
+                mqtt_url: Some(
+                    mqtt_url
+                        .or_else(|| std::env::var("DELOS__MQTT__BROKER_URL").ok())
+                        .unwrap_or_else(|| "mqtt://127.0.0.1:1883".to_string()),
+                ),
                 ..StackOptions::default()
             };
             run(opts).await
@@ -123,6 +135,11 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn run(opts: StackOptions) -> anyhow::Result<()> {
+    if let Some(url) = opts.mqtt_url.as_deref().filter(|u| !u.is_empty())
+        && let Err(e) = delos::check_mqtt(url).await
+    {
+        eprintln!("delos: warning: {e:#}");
+    }
     let stack = Stack::start(&opts).await?;
     println!(
         "Delos is up{}:",
@@ -134,6 +151,15 @@ async fn run(opts: StackOptions) -> anyhow::Result<()> {
     );
     for s in &stack.services {
         println!("  {:<18} http://127.0.0.1:{}  (docs: /docs/)", s.name, s.port);
+    }
+    match opts.mqtt_url.as_deref() {
+        Some("") | None => println!("MQTT ingest: off"),
+        Some(url) => println!(
+            "MQTT ingest: sensor_api subscribes to {} and {} at {}",
+            sensor_api::mqtt::READINGS_FILTER,
+            sensor_api::mqtt::INGEST_TOPIC,
+            sensor_api::mqtt::Broker::parse(url).map_or_else(|_| url.to_string(), |b| b.display())
+        ),
     }
     // health_check's port may be configured elsewhere (DELOS_HEALTH_CHECK__HTTP__PORT).
     let status = stack

@@ -38,6 +38,33 @@ ensure_redis() {
   echo "Redis did not start on 127.0.0.1:6379" >&2; return 1
 }
 
+# The MQTT broker of sensor_api's ingest: Debian's Eclipse Mosquitto on 127.0.0.1:1883,
+# with deployment/mosquitto/mosquitto.conf (its data in ~/.cache/delos-mosquitto).
+# A broker already listening there is used as it is.
+mosquitto_listening() { (exec 3<>/dev/tcp/127.0.0.1/1883) 2>/dev/null; }
+
+ensure_mosquitto() {
+  if mosquitto_listening; then return; fi
+  # mosquitto-clients: mosquitto_pub and mosquitto_sub, as docs/sensors.md uses them.
+  if ! command -v mosquitto_pub >/dev/null || { ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; }; then
+    deps_log "installing Mosquitto from Debian"
+    apt_install mosquitto mosquitto-clients
+  fi
+  deps_log "starting Mosquitto"
+  local dir="${HOME}/.cache/delos-mosquitto" root
+  root="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+  mkdir -p "$dir"
+  sed -e "s#^persistence_location .*#persistence_location $dir/#" \
+      -e 's#^listener 1883$#listener 1883 127.0.0.1#' \
+      -e "s#^log_dest stdout\$#log_dest file $dir/mosquitto.log#" \
+      "$root/deployment/mosquitto/mosquitto.conf" >"$dir/mosquitto.conf"
+  # Started as root, Mosquitto drops to its own user, which must write its data.
+  if [ "$(id -u)" = 0 ] && id mosquitto >/dev/null 2>&1; then chown mosquitto "$dir"; fi
+  "$(command -v mosquitto || echo /usr/sbin/mosquitto)" -d -c "$dir/mosquitto.conf"
+  for _ in $(seq 1 40); do mosquitto_listening && return; sleep 0.25; done
+  echo "Mosquitto did not start on 127.0.0.1:1883 (log: $dir/mosquitto.log)" >&2; return 1
+}
+
 # Docker engine 20.10, docker-compose 1.29 and debootstrap (for a local base image).
 ensure_docker_tools() {
   local missing=()

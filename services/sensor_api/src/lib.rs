@@ -18,7 +18,13 @@
 //! Data owned: the Postgres database `sensors` (`series`: one row per device and
 //! parameter with its learned type and counters; `readings`: exact values and
 //! instants with their original UTC offsets; `rollup_hourly`). Redis holds only
-//! rate-limit counters. Calls Postgres, Redis and `health_check` (reports).
+//! rate-limit counters. Calls Postgres, Redis, `health_check` (reports) and the MQTT
+//! broker when one is configured.
+//!
+//! With `mqtt.broker_url` set it also subscribes (QoS 1, persistent session) to
+//! `delos/sensors/<device>/<parameter>` and `delos/sensors/ingest` and stores what
+//! comes with the same parser and loader, acknowledging a message only once stored;
+//! bad messages go to `delos/sensors/rejected` (see [`mqtt`]).
 //!
 //! The same ingest runs from the command line: the `sensor_ingest` binary and
 //! `delos sensors import` (see [`cli`]).
@@ -27,6 +33,7 @@ pub mod cli;
 pub mod config;
 pub mod domain;
 pub mod ingest;
+pub mod mqtt;
 pub mod problems;
 mod routes;
 pub mod sample;

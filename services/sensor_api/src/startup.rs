@@ -1,4 +1,5 @@
-//! Wiring: the pool, the rate limiter, the readings stream's sequencer, the reporter, the server.
+//! Wiring: the pool, the rate limiter, the readings stream's sequencer, the reporter, the MQTT
+//! ingest, the server.
 
 use std::time::Duration;
 
@@ -40,6 +41,16 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     ctx.readiness = ctx.readiness.clone().postgres(pool.clone()).redis(redis.clone());
     ctx.metrics.watch_pool("main", &pool);
     ctx.metrics.watch_redis(&redis);
+    // The broker is a dependency only when configured; `/readyz` names it while
+    // the connection is down (it reconnects by itself).
+    let mqtt = crate::mqtt::Ingest::new(&settings.mqtt, pool.clone(), &ctx.metrics)?;
+    if let Some(ingest) = &mqtt {
+        let status = ingest.status.clone();
+        ctx.readiness = ctx.readiness.clone().with("mqtt", move || {
+            let status = status.clone();
+            async move { status.check() }
+        });
+    }
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
     // The poll also sequences what was stored since: the readings streams' latency.
     let stream_head = std::sync::Arc::new(common::live::Head::default());
@@ -59,6 +70,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         max_points: settings.max_points,
         readings: crate::state::ReadingCounters::register(&ctx.metrics),
         stream_head,
+        mqtt: mqtt.as_ref().map(|ingest| ingest.status.clone()),
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);
@@ -82,6 +94,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     }
     handle.add_task(prune);
     if let Some(task) = reporter_task {
+        handle.add_task(task);
+    }
+    for task in mqtt.map(crate::mqtt::Ingest::spawn).unwrap_or_default() {
         handle.add_task(task);
     }
     Ok(handle)

@@ -122,7 +122,7 @@ pub async fn restricted(req: HttpRequest, state: web::Data<State>) -> Result<Htt
 
 /// Service status and what is stored.
 #[utoipa::path(get, tag = "status", path = "/status",
-    responses((status = 200, description = "{status, service, devices, parameters, readings}"),
+    responses((status = 200, description = "{status, service, devices, parameters, readings, mqtt}; mqtt (null when no broker is configured): {broker, connected, last_error, received, stored, duplicates, rejected}, messages since start"),
               (status = 429, body = Problem), (status = 503, body = Problem)))]
 pub async fn status(state: web::Data<State>) -> Result<HttpResponse, Problem> {
     let (devices, parameters, readings) = storage::totals(&state.pool).await.map_err(common::db::problem)?;
@@ -132,5 +132,6 @@ pub async fn status(state: web::Data<State>) -> Result<HttpResponse, Problem> {
         "devices": devices,
         "parameters": parameters,
         "readings": readings,
+        "mqtt": state.mqtt.as_ref().map(|m| m.snapshot()),
     })))
 }

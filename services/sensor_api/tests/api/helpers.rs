@@ -22,7 +22,9 @@ pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
     pub pool: PgPool,
-    _handle: common::http::ServiceHandle,
+    /// What it was started with (to start it again).
+    pub settings: Settings,
+    pub handle: common::http::ServiceHandle,
 }
 
 pub async fn spawn_app() -> TestApp {
@@ -38,13 +40,19 @@ pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
     };
     settings.rate_limit.api_keys = vec![format!("{KEY}=1000000"), format!("{READ_KEY}=1000000")];
     tweak(&mut settings);
+    spawn_settings(settings).await
+}
+
+/// sensor_api started with `settings` (as `spawn_with` makes them).
+pub async fn spawn_settings(settings: Settings) -> TestApp {
     let handle = sensor_api::build(settings.clone()).await.unwrap();
     let pool = common::db::pool(&settings.pg).unwrap();
     TestApp {
         address: handle.url(),
         client: common::testing::client(),
         pool,
-        _handle: handle,
+        settings,
+        handle,
     }
 }
 

@@ -6,6 +6,7 @@ mod bad_rows;
 mod formats;
 mod helpers;
 mod jwt;
+mod mqtt;
 mod problems;
 mod queries;
 mod seed;
