@@ -121,6 +121,11 @@ fn pool_options(settings: &PgSettings, plans: Plans) -> anyhow::Result<PgConnect
         .options([("plan_cache_mode", mode)]))
 }
 
+/// How [`pool`] connects, for a connection kept apart (a `LISTEN`).
+pub fn connect_options(settings: &PgSettings) -> anyhow::Result<PgConnectOptions> {
+    pool_options(settings, Plans::Custom)
+}
+
 /// [`pool`] with a choice of [`Plans`].
 pub fn pool_with(settings: &PgSettings, plans: Plans) -> anyhow::Result<PgPool> {
     let options = pool_options(settings, plans)?;

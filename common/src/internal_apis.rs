@@ -4,7 +4,9 @@
 use reqwest::Method;
 use uuid::Uuid;
 
-use crate::models::{AddedOrder, Capacity, KeyedOrder, NewOrder, Order, PriceRecord, RelayedPage};
+use crate::models::{
+    AddedOrder, Capacity, KeyedOrder, NewOrder, Order, PriceRecord, RelayedOrdersAfter, RelayedPage,
+};
 use crate::service_client::{CallError, ServiceClient};
 
 /// How to pick a page of orders.
@@ -40,6 +42,24 @@ impl DbProxyClient {
         }
         self.0
             .send(self.0.request(Method::GET, "/get").query(&query))
+            .await
+    }
+
+    /// Up to `limit` orders stored after seq `after` (none: only the newest seq),
+    /// oldest first; when there are none yet, db_proxy waits up to `wait_ms` for them.
+    pub async fn orders_after(
+        &self,
+        after: Option<i64>,
+        limit: u32,
+        wait_ms: u64,
+    ) -> Result<RelayedOrdersAfter, CallError> {
+        let mut query: Vec<(&str, String)> =
+            vec![("limit", limit.to_string()), ("wait_ms", wait_ms.to_string())];
+        if let Some(after) = after {
+            query.push(("after_seq", after.to_string()));
+        }
+        self.0
+            .send(self.0.request(Method::GET, "/orders/after").query(&query))
             .await
     }
 

@@ -134,6 +134,25 @@ pub struct RelayedPage {
     pub total: i64,
 }
 
+/// The orders stored after a seq, oldest first (`GET /orders/after` of db_proxy).
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct OrdersAfter {
+    /// The newest seq stored.
+    pub head: i64,
+    /// The seq of `orders[0]`; `orders[i]` has `first_seq + i` (seqs are gapless).
+    pub first_seq: i64,
+    pub orders: Vec<Order>,
+}
+
+/// [`OrdersAfter`] as the order streams read it: each order stays the JSON
+/// db_proxy wrote.
+#[derive(Debug, Deserialize)]
+pub struct RelayedOrdersAfter {
+    pub head: i64,
+    pub first_seq: i64,
+    pub orders: Vec<Box<serde_json::value::RawValue>>,
+}
+
 /// How much of the bitcoin cap is used.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Capacity {

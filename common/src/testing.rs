@@ -567,3 +567,74 @@ pub mod jwt {
         ]
     }
 }
+
+/// One Server-Sent Event as a test reads it.
+#[derive(Debug)]
+pub struct SseEvent {
+    pub id: Option<String>,
+    pub event: Option<String>,
+    pub data: String,
+}
+
+/// Reads the events of a `text/event-stream` response (comments skipped).
+pub struct SseEvents {
+    res: reqwest::Response,
+    buf: String,
+}
+
+#[allow(clippy::expect_used)] // a test reader: failing loudly is the point
+impl SseEvents {
+    /// Reads `res`, after checking it is a 200 event stream.
+    pub fn new(res: reqwest::Response) -> Self {
+        assert_eq!(res.status(), 200, "{res:?}");
+        assert_eq!(res.headers()["content-type"], "text/event-stream");
+        Self {
+            res,
+            buf: String::new(),
+        }
+    }
+
+    /// The next event; the 60 s limit is a deadlock guard, not a timing assertion.
+    pub async fn next(&mut self) -> SseEvent {
+        tokio::time::timeout(std::time::Duration::from_secs(60), self.read())
+            .await
+            .expect("no event within 60 s")
+    }
+
+    async fn read(&mut self) -> SseEvent {
+        loop {
+            if let Some(end) = self.buf.find("\n\n") {
+                let block: String = self.buf.drain(..end + 2).collect();
+                let mut e = SseEvent {
+                    id: None,
+                    event: None,
+                    data: String::new(),
+                };
+                let mut any = false;
+                for line in block.lines() {
+                    if let Some(v) = line.strip_prefix("id: ") {
+                        e.id = Some(v.into());
+                    } else if let Some(v) = line.strip_prefix("event: ") {
+                        e.event = Some(v.into());
+                    } else if let Some(v) = line.strip_prefix("data: ") {
+                        e.data.push_str(v);
+                    } else {
+                        continue;
+                    }
+                    any = true;
+                }
+                if any {
+                    return e;
+                }
+                continue;
+            }
+            let chunk = self
+                .res
+                .chunk()
+                .await
+                .expect("the stream broke")
+                .expect("the stream ended");
+            self.buf.push_str(std::str::from_utf8(&chunk).expect("utf-8"));
+        }
+    }
+}

@@ -196,6 +196,7 @@ impl Stack {
 
         let mut s: fetch_buy_orders::Settings = load(opts, &token, &health_url)?;
         s.db_proxy_url.clone_from(&db_url);
+        s.cache_proxy_url.clone_from(&cache_url);
         services.push(
             fetch_buy_orders::build(s)
                 .await

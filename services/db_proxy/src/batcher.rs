@@ -119,6 +119,8 @@ impl OrderSink {
 /// What the collector needs.
 pub struct Collector {
     pub pool: PgPool,
+    /// Raised after each commit, so this replica's streams need not wait for the notification.
+    pub head: std::sync::Arc<common::live::Head>,
     pub cap: Satoshis,
     pub max_batch: usize,
     pub metrics: BatchMetrics,
@@ -202,6 +204,16 @@ impl Committer for Committing {
                     tracing::info!("order batches commit again");
                     c.reporter
                         .report("info", "pass", json!({ "event": "order batches commit again" }));
+                }
+                if let Some(seq) = decisions
+                    .iter()
+                    .filter_map(|d| match d {
+                        Decision::Accepted(order) => Some(order.seq),
+                        _ => None,
+                    })
+                    .max()
+                {
+                    c.head.raise(seq);
                 }
                 decisions.into_iter().map(|d| c.answer(d)).collect()
             }

@@ -23,6 +23,9 @@ pub struct Settings {
     /// Orders whose JSON this process keeps for pages (stored orders never
     /// change; about 350 bytes each); 0 reads every page from Postgres.
     pub page_cache_orders: usize,
+    /// How often the newest seq is read when no notification came (the
+    /// streams' fallback when a `NOTIFY` is missed).
+    pub head_poll_millis: u64,
 }
 
 impl Default for Settings {
@@ -36,6 +39,7 @@ impl Default for Settings {
             idempotency_retention_hours: 48,
             prune_every_secs: 600,
             page_cache_orders: 10_000,
+            head_poll_millis: 1000,
         }
     }
 }

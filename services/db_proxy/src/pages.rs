@@ -63,47 +63,58 @@ pub fn seq_range(spec: PageSpec, total: i64) -> Option<(i64, i64)> {
     (hi >= 1).then(|| ((hi - spec.size + 1).max(1), hi))
 }
 
+/// The JSON of the orders with seqs `hi` down to `lo` (every one committed),
+/// from memory where kept, the rest in one range scan.
+pub async fn kept_range(
+    conn: &mut sqlx::PgConnection,
+    kept: &OrderJson,
+    lo: i64,
+    hi: i64,
+) -> Result<Vec<(i64, Arc<str>)>, sqlx::Error> {
+    let mut found = kept.get(lo, hi);
+    let missing: Vec<i64> = (lo..=hi)
+        .rev()
+        .zip(&found)
+        .filter(|(_, j)| j.is_none())
+        .map(|(seq, _)| seq)
+        .collect();
+    if let (Some(&top), Some(&bottom)) = (missing.first(), missing.last()) {
+        let read = storage::orders_between(conn, bottom, top).await?;
+        let mut fresh = Vec::with_capacity(read.len());
+        for order in &read {
+            let json: Arc<str> = serde_json::to_string(order)
+                .map_err(|e| sqlx::Error::Decode(e.into()))?
+                .into();
+            if let Some(slot) = usize::try_from(hi - order.seq)
+                .ok()
+                .and_then(|i| found.get_mut(i))
+            {
+                *slot = Some(json.clone());
+            }
+            fresh.push((order.seq, json));
+        }
+        kept.put(&fresh);
+    }
+    Ok(found
+        .into_iter()
+        .zip((lo..=hi).rev())
+        .filter_map(|(json, seq)| {
+            if json.is_none() {
+                // Seqs up to the order count are committed and never deleted.
+                tracing::error!(seq, lo, hi, "a committed order is missing");
+            }
+            json.map(|j| (seq, j))
+        })
+        .collect())
+}
+
 /// The page as the JSON body of `GET /get` (an `OrderPage`).
 pub async fn page(pool: &DirectPool, kept: &OrderJson, spec: PageSpec) -> Result<String, sqlx::Error> {
     let mut conn = pool.acquire().await?;
     let total = storage::order_count(conn.conn()).await?;
     let mut orders = Vec::new();
     if let Some((lo, hi)) = seq_range(spec, total) {
-        let mut found = kept.get(lo, hi);
-        let missing: Vec<i64> = (lo..=hi)
-            .rev()
-            .zip(&found)
-            .filter(|(_, j)| j.is_none())
-            .map(|(seq, _)| seq)
-            .collect();
-        if let (Some(&top), Some(&bottom)) = (missing.first(), missing.last()) {
-            let read = storage::orders_between(conn.conn(), bottom, top).await?;
-            let mut fresh = Vec::with_capacity(read.len());
-            for order in &read {
-                let json: Arc<str> = serde_json::to_string(order)
-                    .map_err(|e| sqlx::Error::Decode(e.into()))?
-                    .into();
-                if let Some(slot) = usize::try_from(hi - order.seq)
-                    .ok()
-                    .and_then(|i| found.get_mut(i))
-                {
-                    *slot = Some(json.clone());
-                }
-                fresh.push((order.seq, json));
-            }
-            kept.put(&fresh);
-        }
-        orders = found
-            .into_iter()
-            .zip((lo..=hi).rev())
-            .filter_map(|(json, seq)| {
-                if json.is_none() {
-                    // Seqs up to the count are committed and never deleted.
-                    tracing::error!(seq, total, "an order below the order count is missing");
-                }
-                json.map(|j| (seq, j))
-            })
-            .collect();
+        orders = kept_range(conn.conn(), kept, lo, hi).await?;
     }
     conn.release();
     let next_cursor = domain::next_cursor(orders.last().map(|(seq, _)| *seq));
@@ -128,6 +139,45 @@ pub async fn page(pool: &DirectPool, kept: &OrderJson, spec: PageSpec) -> Result
     body.push_str(",\"total\":");
     body.push_str(&total.to_string());
     body.push('}');
+    Ok(body)
+}
+
+/// The body of `GET /orders/after`: `{"head":H,"first_seq":F,"orders":[…]}`, the
+/// orders from seq `F` = `after + 1` on, oldest first, at most `limit` of them.
+pub async fn after(
+    pool: &DirectPool,
+    kept: &OrderJson,
+    after: i64,
+    limit: i64,
+    head: i64,
+) -> Result<String, sqlx::Error> {
+    let hi = head.min(after.saturating_add(limit));
+    let mut orders = Vec::new();
+    if hi > after {
+        let mut conn = pool.acquire().await?;
+        orders = kept_range(conn.conn(), kept, after + 1, hi).await?;
+        conn.release();
+        orders.reverse();
+        // The seqs are the answer's numbering: never past a (logged) hole.
+        let contiguous = orders
+            .iter()
+            .zip(after + 1..)
+            .take_while(|((seq, _), expected)| seq == expected)
+            .count();
+        orders.truncate(contiguous);
+    }
+    let mut body = String::with_capacity(64 + orders.iter().map(|(_, j)| j.len() + 1).sum::<usize>());
+    body.push_str(&format!(
+        "{{\"head\":{head},\"first_seq\":{},\"orders\":[",
+        after + 1
+    ));
+    for (i, (_, json)) in orders.iter().enumerate() {
+        if i > 0 {
+            body.push(',');
+        }
+        body.push_str(json);
+    }
+    body.push_str("]}");
     Ok(body)
 }
 

@@ -1,4 +1,5 @@
-//! Wiring: the pool, the group-commit collector, the prune and capacity loops, the reporter, the server.
+//! Wiring: the pool, the group-commit collector, the newest seq for the streams,
+//! the prune and capacity loops, the reporter, the server.
 
 use std::time::Duration;
 
@@ -51,8 +52,18 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     let capacity = CapacityGauges::register(&ctx.metrics, cap);
     let state_pool = pool.clone();
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
+    let head = std::sync::Arc::new(common::live::Head::default());
+    let followers = common::live::follow(
+        &settings.pg,
+        pool.clone(),
+        storage::ORDERS_CHANNEL,
+        Duration::from_millis(settings.head_poll_millis.max(10)),
+        head.clone(),
+        storage::newest_seq,
+    )?;
     let (sink, collector) = Collector {
         pool: pool.clone(),
+        head: head.clone(),
         cap,
         max_batch: settings.max_batch,
         metrics: BatchMetrics::register(&ctx.metrics),
@@ -65,12 +76,16 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
         order_json: crate::pages::OrderJson::new(settings.page_cache_orders),
         sink,
         cap,
+        head,
     });
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
         cfg.app_data(state.clone()).configure(routes::configure);
     })?;
     handle.add_task(collector);
+    for task in followers {
+        handle.add_task(task);
+    }
     handle.add_task(tokio::spawn(prune_loop(
         pool,
         settings.idempotency_retention_hours,

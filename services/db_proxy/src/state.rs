@@ -14,4 +14,6 @@ pub struct State {
     pub order_json: crate::pages::OrderJson,
     pub sink: OrderSink,
     pub cap: Satoshis,
+    /// The newest committed seq (see `common::live`).
+    pub head: std::sync::Arc<common::live::Head>,
 }

@@ -13,6 +13,9 @@ use uuid::Uuid;
 
 use crate::domain::{self, Candidate, CapState, Decision, KeyId, NewRow, StoredKey};
 
+/// The `NOTIFY` channel that announces the newest seq after each batch that stored orders.
+pub const ORDERS_CHANNEL: &str = "delos_orders";
+
 /// The columns `order_from_row` reads, from a table aliased `o`.
 macro_rules! order_columns {
     () => {
@@ -88,6 +91,12 @@ pub async fn add_batch(
         sqlx::query("update order_state set used_satoshis = $1, order_count = $2 where id = 1")
             .bind(plan.state.used.0)
             .bind(plan.state.count)
+            .execute(&mut *tx)
+            .await?;
+        // Delivered at commit: the streams of every replica learn the new seqs.
+        sqlx::query(common::live::notify_sql())
+            .bind(ORDERS_CHANNEL)
+            .bind(plan.state.count.to_string())
             .execute(&mut *tx)
             .await?;
     }
@@ -223,6 +232,11 @@ pub async fn order_count(conn: &mut sqlx::PgConnection) -> Result<i64, sqlx::Err
     sqlx::query_scalar("select order_count from order_state where id = 1")
         .fetch_one(conn)
         .await
+}
+
+/// The order count, read from the pool (the newest seq for the streams).
+pub async fn newest_seq(pool: PgPool) -> Result<i64, sqlx::Error> {
+    order_count(&mut *pool.acquire().await?).await
 }
 
 /// The orders with seqs from `lo` to `hi`, newest first: a range scan of the `seq` index.

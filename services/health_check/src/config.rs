@@ -24,6 +24,9 @@ pub struct Settings {
     pub evaluate_every_secs: u64,
     /// How often pruning runs, in seconds.
     pub prune_every_secs: u64,
+    /// How often newly logged transitions are given their stream seq (and the
+    /// newest seq read, should a notification be lost), in milliseconds.
+    pub sequence_every_millis: u64,
 }
 
 impl Default for Settings {
@@ -40,6 +43,7 @@ impl Default for Settings {
             retention_hours: 24 * 7,
             evaluate_every_secs: 5,
             prune_every_secs: 600,
+            sequence_every_millis: 250,
         }
     }
 }

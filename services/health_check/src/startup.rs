@@ -35,16 +35,30 @@ pub fn build_with_pool(settings: Settings, pool: PgPool) -> anyhow::Result<Servi
     ctx.metrics.watch_pool("main", &pool);
     let statuses = StatusGauges::register(&ctx.metrics);
     let (intake, intake_task) = intake::spawn(pool.clone());
+    // The poll also sequences what was logged since: the streams' latency.
+    let transitions = std::sync::Arc::new(common::live::Head::default());
+    let followers = common::live::follow(
+        &settings.pg,
+        pool.clone(),
+        storage::TRANSITIONS_CHANNEL,
+        Duration::from_millis(settings.sequence_every_millis.max(10)),
+        transitions.clone(),
+        storage::sequence_transitions,
+    )?;
     let state = actix_web::web::Data::new(State {
         pool: pool.clone(),
         policy: policy.clone(),
         intake,
+        transitions,
     });
     let listener = common::http::bind(&settings.http)?;
     let mut handle = common::http::serve(listener, settings.http.workers, ctx, move |cfg| {
         cfg.app_data(state.clone()).configure(routes::configure);
     })?;
     handle.add_task(intake_task);
+    for task in followers {
+        handle.add_task(task);
+    }
     handle.add_task(tokio::spawn(evaluate_loop(
         pool.clone(),
         policy,

@@ -11,4 +11,6 @@ pub struct State {
     pub policy: TtlPolicy,
     /// Single reports, stored by group commit.
     pub intake: ReportIntake,
+    /// The newest sequenced transition (see `storage::sequence_transitions`).
+    pub transitions: std::sync::Arc<common::live::Head>,
 }

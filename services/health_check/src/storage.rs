@@ -48,6 +48,9 @@ pub struct InstanceRow {
 #[derive(Debug, Serialize, sqlx::FromRow, utoipa::ToSchema)]
 pub struct Transition {
     pub id: i64,
+    /// Its place in commit order (gapless; see `sequence_transitions`); absent
+    /// for the moment between its commit and the sequencer's.
+    pub seq: Option<i64>,
     pub service: String,
     /// The instance that changed; absent for the service's rolled-up status.
     pub instance: Option<String>,
@@ -445,6 +448,69 @@ pub async fn transitions(
     )
     .bind(filter.service)
     .bind(before)
+    .bind(limit)
+    .bind(filter.instance)
+    .bind(filter.with_instances)
+    .fetch_all(pool)
+    .await
+}
+
+/// The `NOTIFY` channel that announces the newest transition seq.
+pub const TRANSITIONS_CHANNEL: &str = "delos_transitions";
+
+/// Gives the committed transitions without a seq the next seqs, in id order,
+/// and announces the newest; returns the newest seq. One sequencer at a time
+/// (the row lock), so seqs are gapless and committed in order.
+pub async fn sequence_transitions(pool: PgPool) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (last,): (i64,) = sqlx::query_as("select last from transition_seq where id = 1 for update")
+        .fetch_one(&mut *tx)
+        .await?;
+    let ids: Vec<i64> = sqlx::query_scalar("select id from transitions where seq is null order by id")
+        .fetch_all(&mut *tx)
+        .await?;
+    if ids.is_empty() {
+        tx.commit().await?;
+        return Ok(last);
+    }
+    let newest = last + i64::try_from(ids.len()).unwrap_or(i64::MAX - last);
+    sqlx::query(
+        "update transitions t set seq = $2 + n.ord from unnest($1::int8[]) with ordinality as n(id, ord)
+         where t.id = n.id",
+    )
+    .bind(&ids)
+    .bind(last)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("update transition_seq set last = $1 where id = 1")
+        .bind(newest)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(common::live::notify_sql())
+        .bind(TRANSITIONS_CHANNEL)
+        .bind(newest.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(newest)
+}
+
+/// Transitions matching `filter` with seqs in `(after, upto]`, oldest first, at most `limit`.
+pub async fn transitions_after(
+    pool: &PgPool,
+    filter: &TransitionFilter<'_>,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<Transition>, sqlx::Error> {
+    sqlx::query_as(
+        "select * from transitions where seq > $2 and seq <= $3 and ($1::text is null or service = $1)
+           and (case when $5::text is not null then instance = $5 when $6 then true else instance is null end)
+         order by seq limit $4",
+    )
+    .bind(filter.service)
+    .bind(after)
+    .bind(upto)
     .bind(limit)
     .bind(filter.instance)
     .bind(filter.with_instances)

@@ -28,6 +28,10 @@ pub struct ImportArgs {
     /// Store nothing from a file with any bad row.
     #[arg(long)]
     pub strict: bool,
+    /// Offset to read timestamps written without one in (`+02:00`, `-09:30`, `Z`);
+    /// without it such rows are refused, except in wide CSV (read as UTC).
+    #[arg(long, allow_hyphen_values = true, value_name = "OFFSET")]
+    pub assume_offset: Option<String>,
     /// Postgres server URL (default: the sensor_api settings, postgres://postgres@127.0.0.1:5432).
     #[arg(long, env = "DELOS__PG__URL")]
     pub pg_url: Option<String>,
@@ -68,6 +72,12 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<u8> {
             })?),
             None => None,
         };
+    let assume_offset = args
+        .assume_offset
+        .as_deref()
+        .map(crate::domain::parse_offset)
+        .transpose()
+        .map_err(|e| anyhow::anyhow!("--assume-offset {e}"))?;
     let mut code = 0u8;
     let mut total = Summary::default();
     let started = Instant::now();
@@ -79,6 +89,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<u8> {
             format,
             device: args.device.clone(),
             strict: args.strict,
+            assume_offset,
         };
         let count = Arc::new(AtomicU64::new(0));
         let result = if path == "-" {
@@ -190,7 +201,7 @@ fn progress_line(label: &str, done: u64, size: Option<u64>, started: Instant) ->
 fn print_summary(path: &str, s: &Summary, took: Duration) {
     let secs = took.as_secs_f64().max(0.001);
     println!(
-        "{path}: read {}, stored {}, duplicates skipped {}, rejected {}{}{} in {secs:.1} s ({:.0} readings/s)",
+        "{path}: read {}, stored {}, duplicates skipped {}, rejected {}{}{}{} in {secs:.1} s ({:.0} readings/s)",
         s.read,
         s.stored,
         s.duplicates,
@@ -199,6 +210,10 @@ fn print_summary(path: &str, s: &Summary, took: Duration) {
             format!(", empty cells {}", s.empty_cells)
         } else {
             String::new()
+        },
+        match &s.assumed_offset {
+            Some(o) => format!(", {} read with the assumed offset {o}", s.offset_assumed),
+            None => String::new(),
         },
         if s.committed {
             ""
@@ -213,5 +228,24 @@ fn print_summary(path: &str, s: &Summary, took: Duration) {
     let more = s.rejected.saturating_sub(PRINTED_ERRORS as u64);
     if more > 0 {
         println!("  … and {more} more");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        import: super::ImportArgs,
+    }
+
+    #[test]
+    fn a_negative_offset_to_assume_is_a_value_not_a_flag() {
+        let cli = Cli::try_parse_from(["x", "--assume-offset", "-09:30", "f.ndjson"]).unwrap();
+        assert_eq!(cli.import.assume_offset.as_deref(), Some("-09:30"));
+        assert_eq!(cli.import.files, ["f.ndjson"]);
     }
 }

@@ -28,6 +28,11 @@ pub struct Settings {
     pub max_upload_bytes: u64,
     /// Most buckets one aggregate may answer with (422 naming `bucket` above it).
     pub max_points: i64,
+    /// How often newly stored readings are given their stream position (and the
+    /// newest read, should a notification be lost), in milliseconds.
+    pub stream_sequence_every_millis: u64,
+    /// How long `GET /api/v1/readings/stream` can resume from (its log is pruned after).
+    pub stream_retention_hours: u64,
     /// MQTT ingest (`DELOS_SENSOR_API__MQTT__…`); off while `broker_url` is empty.
     pub mqtt: MqttSettings,
 }
@@ -82,6 +87,8 @@ impl Default for Settings {
             cors: common::security_headers::Cors::default(),
             max_upload_bytes: 1024 * 1024 * 1024,
             max_points: 10_000,
+            stream_sequence_every_millis: 250,
+            stream_retention_hours: 24,
             mqtt: MqttSettings::default(),
         }
     }

@@ -146,19 +146,38 @@ pub struct Stamp {
 }
 
 /// Parses RFC 3339 (`2024-03-07T12:22:07.315194+02:00`, `…Z`); a space may stand
-/// for the `T`. A time without an offset is taken as UTC (the wide CSV files
-/// carry none). More than microsecond precision is refused rather than rounded:
-/// Postgres keeps microseconds, and nothing may change silently.
+/// for the `T`. A time without an offset is refused: which offset it means cannot
+/// be known (see [`parse_timestamp_assuming`]). More than microsecond precision is
+/// refused rather than rounded: Postgres keeps microseconds, and nothing may
+/// change silently.
 pub fn parse_timestamp(s: &str) -> Result<Stamp, String> {
+    parse_timestamp_assuming(s, None).map(|(stamp, _)| stamp)
+}
+
+/// As [`parse_timestamp`], but a time without an offset is read in `assume`
+/// (seconds east) when the caller named one; the flag says it was.
+pub fn parse_timestamp_assuming(s: &str, assume: Option<i32>) -> Result<(Stamp, bool), String> {
     let t = s.trim();
     let spaced = t.replacen(' ', "T", 1);
-    let fixed: DateTime<FixedOffset> = DateTime::parse_from_rfc3339(t)
-        .or_else(|_| DateTime::parse_from_rfc3339(&spaced))
-        .or_else(|_| {
-            NaiveDateTime::parse_from_str(&spaced, "%Y-%m-%dT%H:%M:%S%.f")
-                .map(|n| Utc.from_utc_datetime(&n).fixed_offset())
-        })
-        .map_err(|_| format!("timestamp {s:?} is not RFC 3339"))?;
+    let (fixed, assumed): (DateTime<FixedOffset>, bool) =
+        match DateTime::parse_from_rfc3339(t).or_else(|_| DateTime::parse_from_rfc3339(&spaced)) {
+            Ok(fixed) => (fixed, false),
+            Err(_) => {
+                let naive = NaiveDateTime::parse_from_str(&spaced, "%Y-%m-%dT%H:%M:%S%.f")
+                    .map_err(|_| format!("timestamp {s:?} is not RFC 3339"))?;
+                let Some(offset) = assume.and_then(FixedOffset::east_opt) else {
+                    return Err(format!(
+                        "timestamp {s:?} has no UTC offset; write one (Z, +02:00) or name the offset to \
+                     assume (assume_offset=+02:00, CLI --assume-offset)"
+                    ));
+                };
+                let fixed = offset
+                    .from_local_datetime(&naive)
+                    .single()
+                    .ok_or_else(|| format!("timestamp {s:?} is out of range"))?;
+                (fixed, true)
+            }
+        };
     if !fixed.timestamp_subsec_nanos().is_multiple_of(1000) {
         return Err(format!("timestamp {s:?} is more precise than a microsecond"));
     }
@@ -166,10 +185,43 @@ pub fn parse_timestamp(s: &str) -> Result<Stamp, String> {
     if !(1..=9999).contains(&chrono::Datelike::year(&at)) {
         return Err(format!("timestamp {s:?} is out of range"));
     }
-    Ok(Stamp {
-        at,
-        offset: fixed.offset().local_minus_utc(),
-    })
+    Ok((
+        Stamp {
+            at,
+            offset: fixed.offset().local_minus_utc(),
+        },
+        assumed,
+    ))
+}
+
+/// Parses an offset to assume: `Z`, `UTC`, `+02:00`, `-0930`, `+05`. A leading
+/// space counts as `+`: an unencoded `+` in a query string arrives as a space.
+pub fn parse_offset(s: &str) -> Result<i32, String> {
+    let err = || format!("{s:?} is not a UTC offset such as Z, +02:00 or -09:30");
+    let t = s.trim_end();
+    if t.eq_ignore_ascii_case("z") || t.eq_ignore_ascii_case("utc") {
+        return Ok(0);
+    }
+    let (sign, rest) = match t.as_bytes().first() {
+        Some(b'+' | b' ') => (1, &t[1..]),
+        Some(b'-') => (-1, &t[1..]),
+        _ => return Err(err()),
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if rest.starts_with(':') || rest.matches(':').count() > 1 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(err());
+    }
+    let (h, m) = match digits.len() {
+        2 => (&digits[..2], "00"),
+        4 => (&digits[..2], &digits[2..]),
+        _ => return Err(err()),
+    };
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| err())?, m.parse().map_err(|_| err())?);
+    // Offsets in use run from -12:00 to +14:00; ±18:00 is RFC 3339's practical bound.
+    if m >= 60 || h * 60 + m > 18 * 60 {
+        return Err(format!("{s:?}: an offset is at most ±18:00"));
+    }
+    Ok(sign * (h * 3600 + m * 60))
 }
 
 /// Parses a query-string time: RFC 3339, or a date (`2024-03-07`, midnight UTC).
@@ -303,14 +355,51 @@ mod tests {
     }
 
     #[test]
-    fn naive_and_space_separated_timestamps_are_utc() {
-        let s = parse_timestamp("2015-02-04 17:51:00").unwrap();
+    fn naive_timestamps_are_refused_unless_an_offset_is_assumed() {
+        let err = parse_timestamp("2026-01-01T00:00:01.000000").unwrap_err();
+        assert!(err.contains("no UTC offset"), "{err}");
+        let (s, assumed) = parse_timestamp_assuming("2015-02-04 17:51:00", Some(0)).unwrap();
+        assert!(assumed);
         assert_eq!(
             (format_utc(s.at).as_str(), s.offset),
             ("2015-02-04T17:51:00.000000Z", 0)
         );
-        let s = parse_timestamp("2015-02-04 17:51:00+01:00").unwrap();
-        assert_eq!(s.offset, 3600);
+        let (s, assumed) = parse_timestamp_assuming("2015-02-04T17:51:00.5", Some(20_700)).unwrap();
+        assert!(assumed);
+        assert_eq!(format_local(s.at, s.offset), "2015-02-04T17:51:00.500000+05:45");
+        assert_eq!(format_utc(s.at), "2015-02-04T12:06:00.500000Z");
+        // A written offset wins over the assumed one, and is not counted as assumed.
+        let (s, assumed) = parse_timestamp_assuming("2015-02-04 17:51:00+01:00", Some(0)).unwrap();
+        assert_eq!((s.offset, assumed), (3600, false));
+    }
+
+    #[test]
+    fn offsets_to_assume_parse_and_are_bounded() {
+        for (text, secs) in [
+            ("Z", 0),
+            ("utc", 0),
+            ("+02:00", 7200),
+            (" 02:00", 7200),
+            ("-09:30", -34_200),
+            ("+0545", 20_700),
+            ("+14", 50_400),
+            ("-00:00", 0),
+        ] {
+            assert_eq!(parse_offset(text), Ok(secs), "{text}");
+        }
+        for bad in [
+            "",
+            "02:00",
+            "+2:00",
+            "+24:00",
+            "+18:30",
+            "+02:60",
+            "+02:00:00",
+            "CET",
+            "+:0200",
+        ] {
+            assert!(parse_offset(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

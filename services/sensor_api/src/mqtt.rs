@@ -407,6 +407,9 @@ async fn store(pool: &PgPool, batch: &[Received]) -> Outcome {
             format: Format::Ndjson,
             device: None,
             strict: false,
+            // A message cannot say which offset it means: a timestamp without one is
+            // refused with its reason, as in an upload that names none.
+            assume_offset: None,
         };
         match ingest::run(pool, std::io::Cursor::new(ndjson.clone()), opts).await {
             Ok(summary) => break summary,

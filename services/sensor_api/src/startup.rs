@@ -1,4 +1,5 @@
-//! Wiring: the pool, the rate limiter, the reporter, the MQTT ingest, the server.
+//! Wiring: the pool, the rate limiter, the readings stream's sequencer, the reporter, the
+//! MQTT ingest, the server.
 
 use std::time::Duration;
 
@@ -9,7 +10,7 @@ use utoipa::OpenApi;
 
 use crate::config::Settings;
 use crate::state::State;
-use crate::{MIGRATOR, routes};
+use crate::{MIGRATOR, routes, storage};
 
 /// Builds sensor_api: creates and migrates its database, then serves.
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
@@ -51,6 +52,17 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         });
     }
     let (reporter, reporter_task) = Reporter::start(&settings.common.reporter, &ctx, http);
+    // The poll also sequences what was stored since: the readings streams' latency.
+    let stream_head = std::sync::Arc::new(common::live::Head::default());
+    let followers = common::live::follow(
+        &settings.pg,
+        pool.clone(),
+        storage::READINGS_CHANNEL,
+        Duration::from_millis(settings.stream_sequence_every_millis.max(10)),
+        stream_head.clone(),
+        storage::sequence_reading_log,
+    )?;
+    let prune = tokio::spawn(prune_loop(pool.clone(), settings.stream_retention_hours));
     let state = actix_web::web::Data::new(State {
         pool,
         auth,
@@ -58,6 +70,7 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         max_points: settings.max_points,
         readings: crate::state::ReadingCounters::register(&ctx.metrics),
         mqtt: mqtt.as_ref().map(|ingest| ingest.status.clone()),
+        stream_head,
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);
@@ -76,6 +89,10 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
             .app_data(reporter.clone())
             .configure(routes::configure);
     })?;
+    for task in followers {
+        handle.add_task(task);
+    }
+    handle.add_task(prune);
     if let Some(task) = reporter_task {
         handle.add_task(task);
     }
@@ -83,4 +100,19 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         handle.add_task(task);
     }
     Ok(handle)
+}
+
+/// Forgets what the readings stream can resume from after the retention; the
+/// readings themselves stay.
+async fn prune_loop(pool: sqlx::PgPool, retention_hours: u64) {
+    let retention = chrono::Duration::hours(i64::try_from(retention_hours).unwrap_or(24 * 365));
+    let mut tick = tokio::time::interval(Duration::from_secs(600));
+    loop {
+        tick.tick().await;
+        match storage::prune_reading_log(&pool, chrono::Utc::now() - retention).await {
+            Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned the readings stream's log"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "pruning the readings stream's log failed"),
+        }
+    }
 }

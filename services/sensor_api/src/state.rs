@@ -17,6 +17,8 @@ pub struct State {
     pub readings: ReadingCounters,
     /// The MQTT ingest's status, when a broker is configured.
     pub mqtt: Option<std::sync::Arc<crate::mqtt::Status>>,
+    /// The newest sequenced reading log row (see `storage::sequence_reading_log`).
+    pub stream_head: std::sync::Arc<common::live::Head>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

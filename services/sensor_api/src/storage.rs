@@ -42,8 +42,8 @@ const CREATE_STAGING: &str = "create temp table if not exists sensor_staging (
     num numeric, txt text)";
 
 /// Moves a staged batch into `readings`, skipping what is stored already, and in
-/// the same statement adds the inserted rows (only those) to the series counters
-/// and the hourly roll-up. Rows are sorted so that concurrent imports lock
+/// the same statement adds the inserted rows (only those) to the series counters,
+/// the hourly roll-up and the log the readings stream follows. Rows are sorted so that concurrent imports lock
 /// series and roll-up rows in the same order.
 const MOVE_STAGED: &str = "with ins as (
     insert into readings (series_id, at, utc_offset, num, txt)
@@ -58,6 +58,9 @@ const MOVE_STAGED: &str = "with ins as (
     group by series_id, b order by series_id, b
     on conflict (series_id, bucket) do update set n = r.n + excluded.n, total = r.total + excluded.total,
         lo = least(r.lo, excluded.lo), hi = greatest(r.hi, excluded.hi)
+), logged as (
+    insert into reading_log (series_id, ats)
+    select series_id, array_agg(at order by at) from ins group by series_id order by series_id
 ), counted as (
     update series s set readings = s.readings + x.n,
         first_at = least(s.first_at, x.first_at), last_at = greatest(s.last_at, x.last_at)
@@ -592,4 +595,108 @@ pub async fn text_buckets(
             })
         })
         .collect()
+}
+
+/// The `NOTIFY` channel that announces the newest sequenced reading log row.
+pub const READINGS_CHANNEL: &str = "delos_readings";
+
+/// Gives the committed reading log rows without a seq the next seqs, in id
+/// order, and announces the newest; returns the newest seq. One sequencer at a
+/// time (the row lock), so seqs are gapless and committed in order.
+pub async fn sequence_reading_log(pool: PgPool) -> Result<i64, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let (last,): (i64,) = sqlx::query_as("select last from reading_log_seq where id = 1 for update")
+        .fetch_one(&mut *tx)
+        .await?;
+    let ids: Vec<i64> = sqlx::query_scalar("select id from reading_log where seq is null order by id")
+        .fetch_all(&mut *tx)
+        .await?;
+    let Some(newest) = i64::try_from(ids.len()).ok().filter(|n| *n > 0).map(|n| last + n) else {
+        tx.commit().await?;
+        return Ok(last);
+    };
+    sqlx::query(
+        "update reading_log l set seq = $2 + n.ord from unnest($1::int8[]) with ordinality as n(id, ord)
+         where l.id = n.id",
+    )
+    .bind(&ids)
+    .bind(last)
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query("update reading_log_seq set last = $1 where id = 1")
+        .bind(newest)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(common::live::notify_sql())
+        .bind(READINGS_CHANNEL)
+        .bind(newest.to_string())
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(newest)
+}
+
+/// What one log row stored, as the stream sends it.
+#[derive(Debug, Clone)]
+pub struct Logged {
+    pub seq: i64,
+    pub series: Series,
+    /// The readings the batch inserted, by instant.
+    pub readings: Vec<Stored>,
+}
+
+/// The log rows with seqs in `(after, upto]` of `device` (and `parameter`),
+/// oldest first, at most `limit`, with the readings each stored.
+pub async fn logged_after(
+    pool: &PgPool,
+    device: &str,
+    parameter: Option<&str>,
+    after: i64,
+    upto: i64,
+    limit: i64,
+) -> Result<Vec<Logged>, sqlx::Error> {
+    let rows = sqlx::query(
+        "select l.seq, l.ats, s.id, s.device, s.parameter, s.kind, s.readings, s.first_at, s.last_at
+         from reading_log l join series s on s.id = l.series_id
+         where l.seq > $1 and l.seq <= $2 and s.device = $3 and ($4::text is null or s.parameter = $4)
+         order by l.seq limit $5",
+    )
+    .bind(after)
+    .bind(upto)
+    .bind(device)
+    .bind(parameter)
+    .bind(limit)
+    .fetch_all(pool)
+    .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let series = series_from_row(row)?;
+        let ats: Vec<DateTime<Utc>> = row.try_get("ats")?;
+        let readings = sqlx::query(
+            "select series_id, at, utc_offset, num::text as num, txt from readings
+             where series_id = $1 and at = any($2) order by at",
+        )
+        .bind(series.id)
+        .bind(&ats)
+        .fetch_all(pool)
+        .await?
+        .iter()
+        .map(stored_from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        out.push(Logged {
+            seq: row.try_get("seq")?,
+            series,
+            readings,
+        });
+    }
+    Ok(out)
+}
+
+/// Deletes the stream's log rows written before `before`; returns how many.
+pub async fn prune_reading_log(pool: &PgPool, before: DateTime<Utc>) -> Result<u64, sqlx::Error> {
+    Ok(sqlx::query("delete from reading_log where logged_at < $1")
+        .bind(before)
+        .execute(pool)
+        .await?
+        .rows_affected())
 }

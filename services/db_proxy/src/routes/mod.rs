@@ -18,6 +18,7 @@ use utoipa::OpenApi;
         orders::add_order,
         orders::get_page,
         orders::get_order,
+        orders::get_orders_after,
         orders::get_keyed_order,
         orders::get_capacity
     ),
@@ -28,6 +29,7 @@ use utoipa::OpenApi;
         common::models::AddedOrder,
         common::models::KeyedOrder,
         common::models::OrderPage,
+        common::models::OrdersAfter,
         common::models::Capacity,
         common::money::Currency,
         common::Problem
@@ -39,6 +41,7 @@ pub struct ApiDoc;
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource(["/add", "/add/"]).post(orders::add_order))
         .service(web::resource(["/get", "/get/"]).get(orders::get_page))
+        .service(web::resource("/orders/after").get(orders::get_orders_after))
         .service(web::resource("/orders/{id}").get(orders::get_order))
         .service(web::resource("/keys").get(orders::get_keyed_order))
         .service(web::resource("/capacity").get(orders::get_capacity));

@@ -79,6 +79,65 @@ pub async fn get_page(state: web::Data<State>, q: web::Query<PageQuery>) -> Resu
     Ok(HttpResponse::Ok().content_type("application/json").body(body))
 }
 
+/// The longest a read of `GET /orders/after` waits for new orders: a long poll
+/// well inside every client's timeout; the streams' feed asks again at once.
+pub const MAX_WAIT_MS: u64 = 5000;
+
+/// Query of `GET /orders/after`.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct AfterQuery {
+    /// The orders with seqs above this one; absent: none, only the newest seq.
+    after_seq: Option<i64>,
+    /// At most this many orders, 0-1000, default 100.
+    #[param(minimum = 0, maximum = 1000)]
+    limit: Option<i64>,
+    /// When there is nothing newer yet, wait up to this long for it (0-5000 ms, default 0).
+    #[param(minimum = 0, maximum = 5000)]
+    wait_ms: Option<u64>,
+}
+
+/// The orders stored after a seq, oldest first (the order streams read this).
+/// The seq of `orders[i]` is `first_seq + i`; `head` is the newest seq stored.
+#[utoipa::path(get, tag = "orders", path = "/orders/after", params(AfterQuery),
+    responses((status = 200, body = common::models::OrdersAfter), (status = 422, body = Problem), (status = 503, body = Problem)))]
+pub async fn get_orders_after(
+    state: web::Data<State>,
+    q: web::Query<AfterQuery>,
+) -> Result<HttpResponse, Problem> {
+    let limit = q.limit.unwrap_or(100);
+    if !(0..=1000).contains(&limit) {
+        return Err(Problem::invalid_field("limit", "must be between 0 and 1000"));
+    }
+    if q.after_seq.is_some_and(|a| a < 0) {
+        return Err(Problem::invalid_field(
+            "after_seq",
+            "must be a non-negative integer",
+        ));
+    }
+    let wait_ms = q.wait_ms.unwrap_or(0);
+    if wait_ms > MAX_WAIT_MS {
+        return Err(Problem::invalid_field(
+            "wait_ms",
+            format!("must be between 0 and {MAX_WAIT_MS}"),
+        ));
+    }
+    let wait = std::time::Duration::from_millis(wait_ms);
+    let mut newer = state.head.subscribe();
+    // One key lookup, so the answer never rests on a notification alone.
+    let stored = storage::newest_seq(state.pool.clone())
+        .await
+        .map_err(common::db::problem)?;
+    state.head.raise(stored);
+    let after = q.after_seq.unwrap_or(stored);
+    if state.head.get() <= after && !wait.is_zero() {
+        let _ = tokio::time::timeout(wait, newer.wait_for(|head| *head > after)).await;
+    }
+    let body = crate::pages::after(&state.pages, &state.order_json, after, limit, state.head.get())
+        .await
+        .map_err(common::db::problem)?;
+    Ok(HttpResponse::Ok().content_type("application/json").body(body))
+}
+
 /// One order.
 #[utoipa::path(get, tag = "orders", path = "/orders/{id}", params(("id" = Uuid, Path, description = "order id")),
     responses((status = 200, body = common::models::Order), (status = 404, body = Problem), (status = 503, body = Problem)))]

@@ -4,3 +4,4 @@ mod helpers;
 mod paging;
 mod problems;
 mod proxy;
+mod stream;

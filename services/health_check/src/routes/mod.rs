@@ -2,6 +2,7 @@
 
 mod reports;
 mod services;
+mod stream;
 
 use actix_web::web;
 use utoipa::OpenApi;
@@ -20,6 +21,7 @@ use utoipa::OpenApi;
         reports::get_reports,
         services::get_services,
         services::get_transitions,
+        stream::transitions_stream,
     ),
     components(schemas(
         common::models::Report,
@@ -43,5 +45,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/reports").get(reports::get_reports))
         .service(web::resource("/services").get(services::get_services))
         .service(web::resource("/transitions").get(services::get_transitions))
+        .service(web::resource("/transitions/stream").get(stream::transitions_stream))
         .service(web::resource("/").get(services::status_page));
 }

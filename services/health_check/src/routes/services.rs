@@ -2,6 +2,7 @@ use std::fmt::Write;
 
 use actix_web::{HttpResponse, web};
 use common::Problem;
+use common::html::escape;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -122,15 +123,34 @@ pub async fn get_transitions(
     Ok(HttpResponse::Ok().json(json!({ "data": rows, "next_cursor": next })))
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+/// Follows `/transitions/stream` (every change, instances too): the row of the
+/// service or instance that changed takes its new status, the change goes on
+/// top of the list, and the overall badge follows the worst service. A new
+/// service or instance (no row yet) reloads the page. Without JavaScript the
+/// page reloads itself every 10 s instead.
+const STATUS_SCRIPT: &str = r#"(function(){
+if(!window.EventSource)return;
+var live=document.getElementById('live'),list=document.getElementById('changes'),rank={pass:0,warn:1,fail:2};
+function row(t){var rows=document.querySelectorAll('tr[data-service]');for(var i=0;i<rows.length;i++){var r=rows[i];
+ if(r.dataset.service===t.service&&(t.instance==null?r.dataset.instance===undefined:r.dataset.instance===t.instance))return r;}return null;}
+var es=new EventSource('/transitions/stream?instances=true&after_seq='+document.body.dataset.seq);
+es.onopen=function(){live.textContent='Live: changes appear as they happen.';};
+es.onerror=function(){live.textContent='Reconnecting to the transition stream…';};
+es.onmessage=function(e){var t=JSON.parse(e.data),r=row(t);if(!r){location.reload();return;}
+ var b=r.cells[1].firstChild;b.className='b '+t.to_status;b.textContent=t.to_status;
+ r.cells[3].textContent=t.at.replace('T',' ').slice(0,19)+' UTC';
+ var li=document.createElement('li');li.textContent=t.at.replace('T',' ').slice(0,19)+' UTC '+t.service+
+  (t.instance!=null?' instance '+(t.instance||'(unnamed)'):'')+': '+(t.from_status||'new')+' → '+t.to_status+' ('+t.reason+')';
+ list.insertBefore(li,list.firstChild);
+ var worst='pass';document.querySelectorAll('tr[data-service]:not([data-instance]) .b').forEach(function(x){
+  if(rank[x.textContent]>rank[worst])worst=x.textContent;});
+ var o=document.getElementById('overall');o.className='b '+worst;o.textContent=worst;};
+})();"#;
 
-/// A status page readable at a glance; refreshes itself every 10 s.
+/// A status page readable at a glance, updated live from `/transitions/stream`.
 pub async fn status_page(state: web::Data<State>) -> Result<HttpResponse, Problem> {
+    // Taken before the rows are read: the script replays any change after it.
+    let seen = state.transitions.get();
     let rows = storage::services(&state.pool)
         .await
         .map_err(common::db::problem)?;
@@ -152,13 +172,13 @@ pub async fn status_page(state: web::Data<State>) -> Result<HttpResponse, Proble
     let mut html = String::new();
     let _ = write!(
         html,
-        "<!doctype html><html><head><meta charset=utf-8><meta http-equiv=refresh content=10><title>Delos status</title>\
+        "<!doctype html><html><head><meta charset=utf-8><noscript><meta http-equiv=refresh content=10></noscript><title>Delos status</title>\
          <style>body{{font:15px system-ui,sans-serif;margin:2em;color:#222}}table{{border-collapse:collapse}}\
          td,th{{padding:.4em .8em;border-bottom:1px solid #ddd;text-align:left}}tr.i{{font-size:90%;color:#555}}.pass{{color:#fff;background:#2a7}}\
          .warn{{background:#fc3}}.fail{{color:#fff;background:#d33}}.b{{padding:.1em .6em;border-radius:.3em}}</style></head>\
-         <body><h1>Delos status: <span class='b {o}'>{o}</span></h1><table><tr><th>service</th><th>status</th>\
+         <body data-seq={seen}><h1>Delos status: <span id=overall class='b {o}'>{o}</span></h1><table><tr><th>service</th><th>status</th>\
          <th>last seen</th><th>since</th></tr>",
-        o = overall.as_str()
+        o = overall.as_str(),
     );
     if rows.is_empty() {
         html.push_str("<tr><td colspan=4>no service has reported yet</td></tr>");
@@ -166,16 +186,16 @@ pub async fn status_page(state: web::Data<State>) -> Result<HttpResponse, Proble
     for r in &rows {
         let _ = write!(
             html,
-            "<tr><td>{}</td><td><span class='b {s}'>{s}</span></td><td>{}</td><td>{}</td></tr>",
-            escape(&r.service),
+            "<tr data-service=\"{svc}\"><td>{svc}</td><td><span class='b {s}'>{s}</span></td><td>{}</td><td class=since>{}</td></tr>",
             r.last_seen.format("%Y-%m-%d %H:%M:%S UTC"),
             r.changed_at.format("%Y-%m-%d %H:%M:%S UTC"),
+            svc = escape(&r.service),
             s = escape(&r.status)
         );
         for i in instances.iter().filter(|i| i.service == r.service) {
             let _ = write!(
                 html,
-                "<tr class=i><td>&nbsp;&nbsp;↳ {}</td><td><span class='b {s}'>{s}</span></td><td>{}</td><td>{}</td></tr>",
+                "<tr class=i data-service=\"{svc}\" data-instance=\"{inst}\"><td>&nbsp;&nbsp;↳ {}</td><td><span class='b {s}'>{s}</span></td><td>{}</td><td class=since>{}</td></tr>",
                 escape(if i.instance.is_empty() {
                     "(unnamed)"
                 } else {
@@ -183,11 +203,13 @@ pub async fn status_page(state: web::Data<State>) -> Result<HttpResponse, Proble
                 }),
                 i.last_seen.format("%Y-%m-%d %H:%M:%S UTC"),
                 i.changed_at.format("%Y-%m-%d %H:%M:%S UTC"),
-                s = escape(&i.status)
+                s = escape(&i.status),
+                svc = escape(&i.service),
+                inst = escape(&i.instance),
             );
         }
     }
-    html.push_str("</table><h2>Recent changes</h2><ul>");
+    html.push_str("</table><h2>Recent changes</h2><p id=live class=i></p><ul id=changes>");
     for t in &recent {
         let _ = write!(
             html,
@@ -203,7 +225,11 @@ pub async fn status_page(state: web::Data<State>) -> Result<HttpResponse, Proble
             escape(&t.reason)
         );
     }
-    html.push_str("</ul><p><a href=/services>/services</a> · <a href=/reports>/reports</a> · <a href=/docs/>API docs</a></p></body></html>");
+    let _ = write!(
+        html,
+        "</ul><p><a href=/services>/services</a> · <a href=/reports>/reports</a> · <a href=/docs/>API docs</a></p>\
+         <script>{STATUS_SCRIPT}</script></body></html>"
+    );
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(html))

@@ -8,3 +8,4 @@ mod problems;
 mod reporter;
 mod reports;
 mod status;
+mod stream;

@@ -91,6 +91,10 @@ pub struct IngestOptions {
     pub device: Option<String>,
     /// Store nothing when any row is bad.
     pub strict: bool,
+    /// Offset (seconds east) to read timestamps written without one in. `None`
+    /// refuses them (a row error), except in wide CSV, whose times carry no
+    /// offset and are read as UTC.
+    pub assume_offset: Option<i32>,
 }
 
 /// What the parser sends: rows, rejections, and the series first seen in it.
@@ -105,6 +109,8 @@ pub struct Batch {
     pub rejected_unlisted: u64,
     /// Wide-CSV cells left empty (no reading, nothing lost).
     pub empty_cells: u64,
+    /// Readings whose timestamp had no offset and were read in the assumed one.
+    pub offset_assumed: u64,
     /// The input stopped being readable as its format here; the rest is unread.
     pub stopped: Option<Rejection>,
 }
@@ -122,6 +128,13 @@ pub struct Summary {
     pub rejected: u64,
     /// Empty wide-CSV cells (no reading).
     pub empty_cells: u64,
+    /// Readings whose timestamp carried no offset and were read in
+    /// `assumed_offset` (the caller's `assume_offset`, or UTC for wide CSV).
+    #[serde(default)]
+    pub offset_assumed: u64,
+    /// The offset those readings were read in (`+02:00`); absent when none was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub assumed_offset: Option<String>,
     /// False when the input broke off (malformed document); `errors` says where.
     pub complete: bool,
     /// True when the import was committed; false in strict mode with bad rows.
@@ -192,6 +205,7 @@ pub async fn run<R: Read + Send + 'static>(
         summary.read +=
             u64::try_from(batch.rows.len() + batch.rejected.len()).unwrap_or(0) + batch.rejected_unlisted;
         summary.empty_cells += batch.empty_cells;
+        summary.offset_assumed += batch.offset_assumed;
         summary.add_rejections(batch.rejected, batch.rejected_unlisted);
         if let Some(stop) = batch.stopped {
             summary.complete = false;
@@ -222,6 +236,9 @@ pub async fn run<R: Read + Send + 'static>(
         return Err(e);
     }
     parsed?;
+    if summary.offset_assumed > 0 {
+        summary.assumed_offset = Some(crate::domain::format_offset(parse::assumed_offset(&opts)));
+    }
     if opts.strict && summary.rejected > 0 {
         loader.rollback().await?;
         summary.stored = 0;

@@ -22,11 +22,14 @@ struct Emitter<'a> {
     listed: usize,
     /// The loader went away (it failed); stop parsing.
     closed: bool,
+    /// Offset for timestamps written without one; `None` refuses them.
+    assume: Option<i32>,
 }
 
 impl<'a> Emitter<'a> {
-    fn new(tx: &'a Sender<Batch>) -> Self {
+    fn new(tx: &'a Sender<Batch>, assume: Option<i32>) -> Self {
         Self {
+            assume,
             tx,
             batch: Batch::default(),
             series: HashMap::new(),
@@ -59,7 +62,8 @@ impl<'a> Emitter<'a> {
         value: Result<(Kind, String), String>,
     ) {
         match self.check(device, parameter, timestamp, value) {
-            Ok((stamp, kind, value)) => {
+            Ok((stamp, assumed, kind, value)) => {
+                self.batch.offset_assumed += u64::from(assumed);
                 let series = self.series_index(device, parameter, kind);
                 self.batch.rows.push(Row {
                     pos,
@@ -83,10 +87,10 @@ impl<'a> Emitter<'a> {
         parameter: &str,
         timestamp: &str,
         value: Result<(Kind, String), String>,
-    ) -> Result<(domain::Stamp, Kind, String), String> {
+    ) -> Result<(domain::Stamp, bool, Kind, String), String> {
         domain::check_name("device", device)?;
         domain::check_name("parameter", parameter)?;
-        let stamp = domain::parse_timestamp(timestamp)?;
+        let (stamp, assumed) = domain::parse_timestamp_assuming(timestamp, self.assume)?;
         let (kind, value) = value?;
         if kind == Kind::Text {
             if value.contains('\0') {
@@ -96,7 +100,7 @@ impl<'a> Emitter<'a> {
                 return Err(format!("text value is longer than {MAX_TEXT_CHARS} characters"));
             }
         }
-        Ok((stamp, kind, value))
+        Ok((stamp, assumed, kind, value))
     }
 
     fn series_index(&mut self, device: &str, parameter: &str, kind: Kind) -> u32 {
@@ -129,7 +133,7 @@ impl<'a> Emitter<'a> {
 
 /// Parses `reader` as `opts.format`, sending batches on `tx` until the input ends.
 pub(super) fn parse<R: Read>(reader: R, opts: &IngestOptions, tx: &Sender<Batch>) -> Result<(), IngestError> {
-    let mut em = Emitter::new(tx);
+    let mut em = Emitter::new(tx, opts.assume_offset);
     let reader = BufReader::with_capacity(256 * 1024, reader);
     let result = match opts.format {
         Format::Json => parse_json(reader, &mut em),
@@ -140,6 +144,11 @@ pub(super) fn parse<R: Read>(reader: R, opts: &IngestOptions, tx: &Sender<Batch>
         em.flush();
     }
     result
+}
+
+/// The offset a wide CSV is read in: the caller's, else UTC.
+pub(super) fn assumed_offset(opts: &IngestOptions) -> i32 {
+    opts.assume_offset.unwrap_or(0)
 }
 
 /// The kind and text of a JSON value: numbers verbatim, strings decoded.
@@ -394,6 +403,9 @@ fn parse_csv<R: Read>(reader: R, opts: &IngestOptions, em: &mut Emitter<'_>) -> 
                 reason: "a wide CSV needs a time column and at least one parameter column".into(),
             });
         }
+        // Wide CSV times carry no offset (the format has none): UTC unless the
+        // caller names one; the summary counts the readings read so.
+        em.assume = Some(assumed_offset(opts));
         device
     } else {
         String::new()

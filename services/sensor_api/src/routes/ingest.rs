@@ -24,6 +24,11 @@ pub struct IngestParams {
     device: Option<String>,
     /// `true`: store nothing when any row is bad.
     strict: Option<String>,
+    /// Offset to read timestamps written without one in (`+02:00`, `-09:30`, `Z`;
+    /// send `+` as `%2B`, though a bare `+` is understood). Without it such rows
+    /// are refused, except in wide CSV, which is read as UTC. The summary counts
+    /// the readings read with it (`offset_assumed`).
+    assume_offset: Option<String>,
 }
 
 /// Feeds the body, chunk by chunk, to the parser's blocking thread.
@@ -104,6 +109,12 @@ pub async fn post_readings(
                 )
             })?,
     };
+    let assume_offset = q
+        .assume_offset
+        .as_deref()
+        .map(crate::domain::parse_offset)
+        .transpose()
+        .map_err(|e| Problem::invalid_field("assume_offset", e))?;
     let limit = state.max_upload_bytes;
     let declared = req
         .headers()
@@ -146,6 +157,7 @@ pub async fn post_readings(
         format,
         device: q.device.clone(),
         strict,
+        assume_offset,
     };
     let (pumped, result) = tokio::join!(pump, ingest::run(&state.pool, reader, opts));
     if let Ok(summary) = &result {

@@ -4,6 +4,7 @@ mod aggregate;
 mod ingest;
 mod original;
 mod query;
+mod stream;
 
 use actix_web::middleware::from_fn;
 use actix_web::web;
@@ -27,6 +28,7 @@ use crate::domain::{self, Kind, OutValue};
         query::get_devices,
         query::get_parameters,
         query::get_readings,
+        stream::readings_stream,
         query::get_latest,
         aggregate::get_aggregate,
         original::process_request,
@@ -60,8 +62,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/api/v1/readings")
             .wrap(limited())
+            // Pages of readings shrink five- to tenfold in gzip; only for clients that ask.
+            .wrap(actix_web::middleware::Compress::default())
             .post(ingest::post_readings)
             .get(query::get_readings),
+    )
+    .service(
+        web::resource("/api/v1/readings/stream")
+            .wrap(limited())
+            .get(stream::readings_stream),
     )
     .service(
         web::resource("/api/v1/devices")

@@ -233,6 +233,7 @@ impl TestApp {
                 format,
                 device: device.map(str::to_owned),
                 strict: false,
+                assume_offset: None,
             },
         )
         .await

@@ -3,9 +3,12 @@
 mod aggregate;
 mod auth_and_limits;
 mod bad_rows;
+mod formats;
 mod helpers;
 mod jwt;
 mod mqtt;
 mod problems;
 mod queries;
 mod seed;
+mod stream;
+mod time_zones;

@@ -119,6 +119,8 @@ async fn the_wide_occupancy_csv_is_stored_under_the_named_device() {
         .await;
     assert_eq!(summary.rejected, 0, "{summary:?}");
     assert_eq!(summary.stored, 509 * 4);
+    assert_eq!(summary.offset_assumed, 509 * 4, "wide CSV times carry no offset");
+    assert_eq!(summary.assumed_offset.as_deref(), Some("+00:00"));
     let params = app.get_json("/api/v1/devices/room.1/parameters").await;
     let names: Vec<&str> = params["data"]
         .as_array()
@@ -138,6 +140,6 @@ async fn the_wide_occupancy_csv_is_stored_under_the_named_device() {
     assert_eq!(first[0].value.get(), "23.18");
     assert_eq!(
         first[0].timestamp, "2015-02-04T17:51:00.000000+00:00",
-        "naive times are UTC"
+        "wide CSV times are UTC by default"
     );
 }

@@ -1,4 +1,7 @@
-//! Public routes.
+//! Public routes: the order pages, the order stream, the orders page.
+
+mod page;
+pub mod stream;
 
 use actix_web::middleware::from_fn;
 use actix_web::{HttpResponse, web};
@@ -15,9 +18,12 @@ use serde_json::value::RawValue;
         title = "fetch_buy_orders",
         description = "Stored BTC buy orders, newest first, paged in constant time."
     ),
-    tags((name = "orders", description = "BTC buy orders: newest first, paged; one order; the capacity left")),
+    tags((name = "orders", description = "BTC buy orders: newest first, paged; live as a stream; one order; the capacity left"),
+         (name = "web page", description = "The orders page, updated live")),
     paths(
         get_orders,
+        stream::orders_stream,
+        page::index,
         common::order_routes::get_order,
         common::order_routes::get_capacity
     ),
@@ -37,6 +43,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .wrap(limited())
             .get(get_orders),
     )
+    .service(
+        web::resource("/orders/stream")
+            .wrap(limited())
+            .get(stream::orders_stream),
+    )
+    .service(web::resource("/").wrap(limited()).get(page::index))
     .service(
         web::resource("/orders/{id}")
             .wrap(limited())
