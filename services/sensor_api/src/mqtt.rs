@@ -407,7 +407,8 @@ async fn store(pool: &PgPool, batch: &[Received]) -> Outcome {
             format: Format::Ndjson,
             device: None,
             strict: false,
-            // RFC 3339 carries its offset; a timestamp without one is a rejected message.
+            // A message cannot say which offset it means: a timestamp without one is
+            // refused with its reason, as in an upload that names none.
             assume_offset: None,
         };
         match ingest::run(pool, std::io::Cursor::new(ndjson.clone()), opts).await {

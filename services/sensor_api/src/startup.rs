@@ -1,5 +1,5 @@
-//! Wiring: the pool, the rate limiter, the readings stream's sequencer, the reporter, the MQTT
-//! ingest, the server.
+//! Wiring: the pool, the rate limiter, the readings stream's sequencer, the reporter, the
+//! MQTT ingest, the server.
 
 use std::time::Duration;
 
@@ -69,8 +69,8 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         max_upload_bytes: settings.max_upload_bytes,
         max_points: settings.max_points,
         readings: crate::state::ReadingCounters::register(&ctx.metrics),
-        stream_head,
         mqtt: mqtt.as_ref().map(|ingest| ingest.status.clone()),
+        stream_head,
     });
     // The reporter's queue closes when its last handle drops; the app keeps one.
     let reporter = actix_web::web::Data::new(reporter);

@@ -15,10 +15,10 @@ pub struct State {
     pub max_upload_bytes: u64,
     pub max_points: i64,
     pub readings: ReadingCounters,
-    /// The newest sequenced reading log row (see `storage::sequence_reading_log`).
-    pub stream_head: std::sync::Arc<common::live::Head>,
     /// The MQTT ingest's status, when a broker is configured.
     pub mqtt: Option<std::sync::Arc<crate::mqtt::Status>>,
+    /// The newest sequenced reading log row (see `storage::sequence_reading_log`).
+    pub stream_head: std::sync::Arc<common::live::Head>,
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]

@@ -368,6 +368,12 @@ async fn bad_payloads_are_published_with_their_reason_counted_and_acknowledged()
             "{\"parameter\":\"temp\",\"timestamp\":\"2026-03-01T00:00:00Z\",\"value\":1}",
             "device",
         ),
+        // No offset, and a message cannot name the one it means: refused, not guessed.
+        (
+            "delos/sensors/d1/temp",
+            "{\"timestamp\":\"2026-03-01T00:00:00\",\"value\":1}",
+            "no UTC offset",
+        ),
         ("delos/sensors/ingest", "", "empty"),
         ("delos/sensors/ingest", "[1,2]", "not a JSON reading object"),
     ];
