@@ -439,3 +439,30 @@ async fn without_a_broker_url_there_is_no_mqtt_and_a_bad_one_is_refused_at_start
     let err = sensor_api::build(s).await.err().unwrap().to_string();
     assert!(err.contains("mqtt://"), "{err}");
 }
+
+#[tokio::test]
+async fn readings_published_over_mqtt_reach_the_readings_stream_exactly() {
+    let broker = Mosquitto::start().await;
+    let app = spawn_subscribed(&broker).await;
+    let res = app
+        .client
+        .get(format!("{}/api/v1/readings/stream?device=dev-0", app.address))
+        .header("x-api-key", crate::helpers::KEY)
+        .send()
+        .await
+        .unwrap();
+    let mut events = common::testing::SseEvents::new(res);
+    let (publisher, _) = client(&broker, "stream-publisher");
+    publish(&publisher, 0..100).await;
+    // dev-0 is every tenth reading; batches may commit in any order, so compare as sets.
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        let e = events.next().await;
+        let value = e.data.split("\"value\":").nth(1).unwrap();
+        got.push(value[..value.find(',').unwrap()].to_string());
+    }
+    got.sort();
+    let mut want: Vec<String> = (0..100).step_by(10).map(|i| reading(i).3).collect();
+    want.sort();
+    assert_eq!(got, want, "every digit as published, each once");
+}
