@@ -142,6 +142,28 @@ pub fn last_event_id(req: &actix_web::HttpRequest) -> Option<&str> {
         .filter(|v| !v.is_empty())
 }
 
+/// Where a reconnecting consumer resumes: `Last-Event-ID` (which wins) or the
+/// query parameter `field`, read by `parse`; a value it refuses is a 422 naming
+/// where it came from and what was `expected`.
+pub fn resume_point<T>(
+    req: &actix_web::HttpRequest,
+    query: Option<&str>,
+    field: &str,
+    expected: &str,
+    parse: impl Fn(&str) -> Option<T>,
+) -> Result<Option<T>, crate::Problem> {
+    let (field, value) = match last_event_id(req) {
+        Some(id) => ("Last-Event-ID", id),
+        None => match query {
+            Some(v) => (field, v),
+            None => return Ok(None),
+        },
+    };
+    parse(value)
+        .map(Some)
+        .ok_or_else(|| crate::Problem::invalid_field(field, format!("must be {expected}")))
+}
+
 /// The consumer went away, or did not read for the send timeout.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 #[error("the stream's consumer is gone or stopped reading")]
@@ -191,11 +213,6 @@ impl EventSender {
     /// through proxies and lets the producer notice a consumer that left.
     pub async fn comment(&self, text: &str) -> Result<(), Gone> {
         self.send(format!(": {text}\n\n")).await
-    }
-
-    /// Events that fit in the buffer right now.
-    pub fn room(&self) -> usize {
-        self.tx.capacity()
     }
 
     /// Waits until the consumer has gone.

@@ -76,14 +76,13 @@ pub async fn orders_stream(
     streams: web::Data<Streams>,
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let resume = match common::live::last_event_id(&req) {
-        Some(id) => Some(parse_seq("Last-Event-ID", id)?),
-        None => q
-            .after_seq
-            .as_deref()
-            .map(|s| parse_seq("after_seq", s))
-            .transpose()?,
-    };
+    let resume = common::live::resume_point(
+        &req,
+        q.after_seq.as_deref(),
+        "after_seq",
+        "the seq of an order (a non-negative integer)",
+        |v| v.parse::<i64>().ok().filter(|s| *s >= 0),
+    )?;
     let head = streams
         .feed
         .head(Duration::from_secs(3))
@@ -97,14 +96,6 @@ pub async fn orders_stream(
         streams.open.dec();
     });
     Ok(response)
-}
-
-fn parse_seq(field: &str, value: &str) -> Result<i64, Problem> {
-    value
-        .parse::<i64>()
-        .ok()
-        .filter(|s| *s >= 0)
-        .ok_or_else(|| Problem::invalid_field(field, "must be the seq of an order (a non-negative integer)"))
 }
 
 /// Sends every order after `cursor` until the consumer leaves or is too slow.

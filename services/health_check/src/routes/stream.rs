@@ -40,19 +40,13 @@ pub async fn transitions_stream(
     state: web::Data<State>,
     q: web::Query<StreamQuery>,
 ) -> Result<HttpResponse, Problem> {
-    let parse = |field: &str, v: &str| {
-        v.parse::<i64>().ok().filter(|s| *s >= 0).ok_or_else(|| {
-            Problem::invalid_field(field, "must be the seq of a transition (a non-negative integer)")
-        })
-    };
-    let resume = match common::live::last_event_id(&req) {
-        Some(id) => Some(parse("Last-Event-ID", id)?),
-        None => q
-            .after_seq
-            .as_deref()
-            .map(|s| parse("after_seq", s))
-            .transpose()?,
-    };
+    let resume = common::live::resume_point(
+        &req,
+        q.after_seq.as_deref(),
+        "after_seq",
+        "the seq of a transition (a non-negative integer)",
+        |v| v.parse::<i64>().ok().filter(|s| *s >= 0),
+    )?;
     let newest = storage::sequence_transitions(state.pool.clone())
         .await
         .map_err(common::db::problem)?;
