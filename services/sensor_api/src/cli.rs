@@ -65,6 +65,7 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<u8> {
                 settings.pg.url, settings.pg.database
             )
         })?;
+    crate::storage::upgrade(&pool).await?;
     let forced =
         match &args.format {
             Some(f) => Some(Format::parse(f).ok_or_else(|| {

@@ -33,6 +33,13 @@ pub struct Settings {
     pub stream_sequence_every_millis: u64,
     /// How long `GET /api/v1/readings/stream` can resume from (its log is pruned after).
     pub stream_retention_hours: u64,
+    /// How often the compactor looks for hours to merge into one chunk, in
+    /// milliseconds (0: never; queries read unmerged segments just as well, only
+    /// more slowly and with more bytes on disk).
+    pub compact_every_millis: u64,
+    /// How long an hour must have been over, and unwritten, before its segments are
+    /// merged into its final chunk, in milliseconds.
+    pub compact_quiet_millis: u64,
     /// MQTT ingest (`DELOS_SENSOR_API__MQTT__…`); off while `broker_url` is empty.
     pub mqtt: MqttSettings,
 }
@@ -89,6 +96,8 @@ impl Default for Settings {
             max_points: 10_000,
             stream_sequence_every_millis: 250,
             stream_retention_hours: 24,
+            compact_every_millis: 1000,
+            compact_quiet_millis: 1000,
             mqtt: MqttSettings::default(),
         }
     }

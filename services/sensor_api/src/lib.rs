@@ -29,6 +29,7 @@
 //! The same ingest runs from the command line: the `sensor_ingest` binary and
 //! `delos sensors import` (see [`cli`]).
 
+pub mod chunk;
 pub mod cli;
 pub mod config;
 pub mod domain;

@@ -16,6 +16,7 @@ use crate::{MIGRATOR, routes, storage};
 pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     settings.validate()?;
     let pool = common::db::connect(&settings.pg, &MIGRATOR).await?;
+    storage::upgrade(&pool).await?;
     if settings.api_keys.is_empty() {
         tracing::warn!(
             "DELOS_SENSOR_API__API_KEYS is not set: POST /api/v1/readings and /api/v1/core/restricted \
@@ -63,6 +64,13 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         storage::sequence_reading_log,
     )?;
     let prune = tokio::spawn(prune_loop(pool.clone(), settings.stream_retention_hours));
+    let compact = (settings.compact_every_millis > 0).then(|| {
+        tokio::spawn(compact_loop(
+            pool.clone(),
+            Duration::from_millis(settings.compact_every_millis),
+            Duration::from_millis(settings.compact_quiet_millis),
+        ))
+    });
     let state = actix_web::web::Data::new(State {
         pool,
         auth,
@@ -93,6 +101,9 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
         handle.add_task(task);
     }
     handle.add_task(prune);
+    if let Some(task) = compact {
+        handle.add_task(task);
+    }
     if let Some(task) = reporter_task {
         handle.add_task(task);
     }
@@ -113,6 +124,20 @@ async fn prune_loop(pool: sqlx::PgPool, retention_hours: u64) {
             Ok(n) if n > 0 => tracing::info!(deleted = n, "pruned the readings stream's log"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "pruning the readings stream's log failed"),
+        }
+    }
+}
+
+/// Merges finished hours into one chunk each (see `storage::compact`).
+async fn compact_loop(pool: sqlx::PgPool, every: Duration, quiet: Duration) {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        match storage::compact(&pool, quiet).await {
+            Ok(n) if n > 0 => tracing::debug!(hours = n, "merged reading chunks"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "merging reading chunks failed"),
         }
     }
 }

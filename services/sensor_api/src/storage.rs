@@ -1,12 +1,139 @@
-//! All SQL of sensor_api: the bulk loader (COPY into a staging table, then one
-//! insert-select that skips duplicates and maintains the series counters and the
-//! hourly roll-up) and the queries behind every route.
+//! All SQL of sensor_api. Readings are kept per series and UTC hour in chunks
+//! (see [`crate::chunk`]): ingest writes one segment per series and hour it
+//! touched, the compactor merges a finished hour's segments into one chunk, and
+//! queries decode only the hours they touch. The series counters, the hourly
+//! roll-up and the readings stream's log are maintained from what ingest
+//! actually added, in the same statement.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use sqlx::postgres::PgRow;
 use sqlx::{PgPool, Postgres, Row, Transaction};
 
+use crate::chunk::{self, Tally, Value};
 use crate::domain::{Kind, OutValue, Rejection, Row as InRow};
+
+/// A UTC hour in microseconds: the chunk width.
+const HOUR_US: i64 = 3_600_000_000;
+
+/// Bounds for walks without `from`/`to`, inside Postgres' `timestamptz` range and
+/// beyond any year a timestamp can be written with (0000–9999).
+const EARLIEST_US: i64 = -100_000_000_000 * 1_000_000;
+const LATEST_US: i64 = 300_000_000_000 * 1_000_000;
+
+/// Level-0 segments of one hour that make the compactor merge them before the
+/// hour is over (a live feed writes one per batch).
+const MERGE_SEGMENTS: i64 = 32;
+
+fn micros(at: DateTime<Utc>) -> i64 {
+    at.timestamp_micros()
+}
+
+fn instant(us: i64) -> Result<DateTime<Utc>, sqlx::Error> {
+    DateTime::from_timestamp_micros(us).ok_or_else(|| corrupt("instant", us))
+}
+
+fn hour_of(us: i64) -> i64 {
+    us - us.rem_euclid(HOUR_US)
+}
+
+fn corrupt(what: &str, value: impl std::fmt::Display) -> sqlx::Error {
+    sqlx::Error::Decode(format!("unexpected {what} {value}").into())
+}
+
+fn bad_chunk(e: chunk::Corrupt) -> sqlx::Error {
+    sqlx::Error::Decode(e.to_string().into())
+}
+
+/// One decoded reading of a series.
+#[derive(Debug, Clone)]
+struct Entry {
+    at: i64,
+    offset: i32,
+    value: Value,
+}
+
+/// Decodes a segment row (`n`, `ats`, `offsets`, `vals`).
+fn decode_row(row: &PgRow, kind: Kind) -> Result<Vec<Entry>, sqlx::Error> {
+    let n = usize::try_from(row.try_get::<i32, _>("n")?).map_err(|_| corrupt("chunk size", "< 0"))?;
+    let ats = chunk::decode_times(row.try_get("ats")?, n).map_err(bad_chunk)?;
+    let offsets = chunk::decode_offsets(row.try_get("offsets")?, n).map_err(bad_chunk)?;
+    let values = chunk::decode_values(row.try_get("vals")?, n, kind == Kind::Numeric).map_err(bad_chunk)?;
+    Ok(ats
+        .into_iter()
+        .zip(offsets)
+        .zip(values)
+        .map(|((at, offset), value)| Entry { at, offset, value })
+        .collect())
+}
+
+/// New segments, one per series and hour, in the column arrays of the insert.
+#[derive(Default)]
+struct Segments {
+    series: Vec<i32>,
+    bucket: Vec<DateTime<Utc>>,
+    first: Vec<DateTime<Utc>>,
+    last: Vec<DateTime<Utc>>,
+    n: Vec<i32>,
+    ats: Vec<Vec<u8>>,
+    offsets: Vec<Vec<u8>>,
+    vals: Vec<Vec<u8>>,
+}
+
+impl Segments {
+    /// Adds `entries` (ascending, distinct instants, all of one hour).
+    fn push(&mut self, series: i32, entries: &[Entry]) -> Result<(), sqlx::Error> {
+        let (Some(first), Some(last)) = (entries.first(), entries.last()) else {
+            return Ok(());
+        };
+        let ats: Vec<i64> = entries.iter().map(|e| e.at).collect();
+        let offsets: Vec<i32> = entries.iter().map(|e| e.offset).collect();
+        self.series.push(series);
+        self.bucket.push(instant(hour_of(first.at))?);
+        self.first.push(instant(first.at)?);
+        self.last.push(instant(last.at)?);
+        self.n
+            .push(i32::try_from(entries.len()).map_err(|_| corrupt("chunk size", entries.len()))?);
+        self.ats.push(chunk::encode_times(&ats));
+        self.offsets.push(chunk::encode_offsets(&offsets));
+        self.vals
+            .push(chunk::encode_values(entries.iter().map(|e| &e.value)));
+        Ok(())
+    }
+
+    /// Adds `entries` (ascending, distinct) cut at hour boundaries.
+    fn push_hours(&mut self, series: i32, entries: &[Entry]) -> Result<(), sqlx::Error> {
+        for hour in entries.chunk_by(|a, b| hour_of(a.at) == hour_of(b.at)) {
+            self.push(series, hour)?;
+        }
+        Ok(())
+    }
+
+    const INSERT: &'static str = "insert into reading_chunks (series_id, bucket, first_at, last_at, n, ats, offsets, vals, level)
+        select s, b, f, l, n, a, o, v, $9 from unnest($1::int4[], $2::timestamptz[], $3::timestamptz[],
+            $4::timestamptz[], $5::int4[], $6::bytea[], $7::bytea[], $8::bytea[]) as u(s, b, f, l, n, a, o, v)";
+
+    async fn insert(&self, tx: &mut Transaction<'static, Postgres>, level: i16) -> Result<(), sqlx::Error> {
+        if self.series.is_empty() {
+            return Ok(());
+        }
+        sqlx::query(Self::INSERT)
+            .bind(&self.series)
+            .bind(&self.bucket)
+            .bind(&self.first)
+            .bind(&self.last)
+            .bind(&self.n)
+            .bind(&self.ats)
+            .bind(&self.offsets)
+            .bind(&self.vals)
+            .bind(level)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+}
 
 /// A series as the loader knows it.
 struct Slot {
@@ -31,55 +158,84 @@ pub struct Loader {
     tx: Transaction<'static, Postgres>,
     slots: Vec<Slot>,
     pending: Vec<(String, String, Kind)>,
-    staging: bool,
-    copy_buf: Vec<u8>,
 }
 
-/// The staging table of one connection; it lives as long as the session and is
-/// emptied before each batch.
-const CREATE_STAGING: &str = "create temp table if not exists sensor_staging (
-    series_id integer not null, at timestamptz not null, utc_offset integer not null,
-    num numeric, txt text)";
-
-/// Moves a staged batch into `readings`, skipping what is stored already, and in
-/// the same statement adds the inserted rows (only those) to the series counters,
-/// the hourly roll-up and the log the readings stream follows. Rows are sorted so that concurrent imports lock
-/// series and roll-up rows in the same order.
-const MOVE_STAGED: &str = "with ins as (
-    insert into readings (series_id, at, utc_offset, num, txt)
-    select series_id, at, utc_offset, num, txt from sensor_staging order by series_id, at
-    on conflict (series_id, at) do nothing
-    returning series_id, at, num
+/// Writes what one batch added, in one statement: its segments, the hourly
+/// roll-up (sums computed here when exact in 128 bits, else by Postgres from the
+/// values), the readings stream's log and the series counters. Rows are ordered
+/// so that concurrent imports lock roll-up rows in the same order.
+const WRITE_BATCH: &str = "with seg as (
+    insert into reading_chunks (series_id, bucket, first_at, last_at, n, ats, offsets, vals)
+    select * from unnest($1::int4[], $2::timestamptz[], $3::timestamptz[], $4::timestamptz[], $5::int4[],
+                         $6::bytea[], $7::bytea[], $8::bytea[])
 ), roll as (
     insert into rollup_hourly as r (series_id, bucket, n, total, lo, hi)
-    select series_id, date_bin(interval '1 hour', at, timestamptz '1970-01-01 00:00:00+00') as b,
-           count(*), sum(num), min(num), max(num)
-    from ins where num is not null
-    group by series_id, b order by series_id, b
+    select * from (
+        select s, b, n, t::numeric, l::numeric, h::numeric
+        from unnest($9::int4[], $10::timestamptz[], $11::int8[], $12::text[], $13::text[], $14::text[])
+            as u(s, b, n, t, l, h)
+        union all
+        select s, b, count(*), sum(v), min(v), max(v)
+        from unnest($15::int4[], $16::timestamptz[], $17::text[]::numeric[]) as u(s, b, v) group by s, b
+    ) x order by 1, 2
     on conflict (series_id, bucket) do update set n = r.n + excluded.n, total = r.total + excluded.total,
         lo = least(r.lo, excluded.lo), hi = greatest(r.hi, excluded.hi)
 ), logged as (
     insert into reading_log (series_id, ats)
-    select series_id, array_agg(at order by at) from ins group by series_id order by series_id
+    select s, array_agg(a order by a) from unnest($18::int4[], $19::timestamptz[]) as u(s, a)
+    group by s order by s
 ), counted as (
-    update series s set readings = s.readings + x.n,
-        first_at = least(s.first_at, x.first_at), last_at = greatest(s.last_at, x.last_at)
-    from (select series_id, count(*) as n, min(at) as first_at, max(at) as last_at
-          from ins group by series_id) x
-    where s.id = x.series_id
+    update series s set readings = s.readings + u.n,
+        first_at = least(s.first_at, u.f), last_at = greatest(s.last_at, u.l)
+    from unnest($20::int4[], $21::int8[], $22::timestamptz[], $23::timestamptz[]) as u(id, n, f, l)
+    where s.id = u.id
 )
-select count(*) from ins";
+select 1";
 
-/// Appends `s` to a COPY text-format buffer, escaped.
-fn push_copy_text(buf: &mut Vec<u8>, s: &str) {
-    for b in s.bytes() {
-        match b {
-            b'\\' => buf.extend_from_slice(b"\\\\"),
-            b'\t' => buf.extend_from_slice(b"\\t"),
-            b'\n' => buf.extend_from_slice(b"\\n"),
-            b'\r' => buf.extend_from_slice(b"\\r"),
-            _ => buf.push(b),
+/// The roll-up rows of one batch.
+#[derive(Default)]
+struct Rollup {
+    series: Vec<i32>,
+    bucket: Vec<DateTime<Utc>>,
+    n: Vec<i64>,
+    total: Vec<String>,
+    lo: Vec<String>,
+    hi: Vec<String>,
+    // Hours whose numbers Postgres sums: one entry per reading.
+    raw_series: Vec<i32>,
+    raw_bucket: Vec<DateTime<Utc>>,
+    raw_value: Vec<String>,
+}
+
+impl Rollup {
+    /// Adds the readings of one series and hour.
+    fn push(&mut self, series: i32, hour: &[Entry]) -> Result<(), sqlx::Error> {
+        let Some(first) = hour.first() else {
+            return Ok(());
+        };
+        let bucket = instant(hour_of(first.at))?;
+        let mut tally = Tally::default();
+        for e in hour {
+            tally.add(&e.value);
         }
+        match tally.result() {
+            Some((total, lo, hi)) => {
+                self.series.push(series);
+                self.bucket.push(bucket);
+                self.n.push(tally.count);
+                self.total.push(total);
+                self.lo.push(lo);
+                self.hi.push(hi);
+            }
+            None => {
+                for e in hour {
+                    self.raw_series.push(series);
+                    self.raw_bucket.push(bucket);
+                    self.raw_value.push(e.value.to_text());
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -90,8 +246,6 @@ impl Loader {
             tx: pool.begin().await?,
             slots: Vec::new(),
             pending: Vec::new(),
-            staging: false,
-            copy_buf: Vec::new(),
         })
     }
 
@@ -150,12 +304,11 @@ impl Loader {
     }
 
     /// Rejects readings whose type conflicts with their series and, when `write`,
-    /// stores the rest.
+    /// stores the rest that are not stored yet.
     pub async fn load(&mut self, rows: Vec<InRow>, write: bool) -> Result<LoadOutcome, sqlx::Error> {
         self.resolve().await?;
         let mut out = LoadOutcome::default();
-        self.copy_buf.clear();
-        let mut good = 0u64;
+        let mut good: Vec<(i32, Entry)> = Vec::with_capacity(rows.len());
         for row in rows {
             let Some(slot) = usize::try_from(row.series).ok().and_then(|i| self.slots.get(i)) else {
                 return Err(corrupt("series index", row.series));
@@ -173,53 +326,155 @@ impl Loader {
                 });
                 continue;
             }
-            good += 1;
             if !write {
                 continue;
             }
-            let buf = &mut self.copy_buf;
-            buf.extend_from_slice(slot.id.to_string().as_bytes());
-            buf.push(b'\t');
-            buf.extend_from_slice(crate::domain::format_utc(row.at).as_bytes());
-            buf.push(b'\t');
-            buf.extend_from_slice(row.offset.to_string().as_bytes());
-            buf.push(b'\t');
-            match row.kind {
-                Kind::Numeric => {
-                    buf.extend_from_slice(row.value.as_bytes());
-                    buf.extend_from_slice(b"\t\\N\n");
-                }
-                Kind::Text => {
-                    buf.extend_from_slice(b"\\N\t");
-                    push_copy_text(buf, &row.value);
-                    buf.push(b'\n');
-                }
-            }
+            let value = match row.kind {
+                Kind::Numeric => Value::number(&row.value),
+                Kind::Text => Value::Text(row.value),
+            };
+            good.push((
+                slot.id,
+                Entry {
+                    at: micros(row.at),
+                    offset: row.offset,
+                    value,
+                },
+            ));
         }
-        if !write || good == 0 {
+        if good.is_empty() {
             return Ok(out);
         }
-        if !self.staging {
-            sqlx::query(CREATE_STAGING).execute(&mut *self.tx).await?;
-            self.staging = true;
+        let read = u64::try_from(good.len()).unwrap_or(0);
+        // Stable: of two readings of one instant in a batch, the first is kept.
+        good.sort_by_key(|(s, e)| (*s, e.at));
+        good.dedup_by_key(|(s, e)| (*s, e.at));
+        let added = self.without_stored(good).await?;
+        let stored = u64::try_from(added.len()).unwrap_or(0);
+        self.write(added).await?;
+        out.stored = stored;
+        out.duplicates = read - stored;
+        Ok(out)
+    }
+
+    /// Drops the readings (sorted by series and instant) that are stored already.
+    /// The batch's series rows are locked first, in id order, so that no other
+    /// import or the compactor changes them until this import ends; a batch that
+    /// only appends to its series (the usual case) reads no chunk.
+    async fn without_stored(&mut self, good: Vec<(i32, Entry)>) -> Result<Vec<(i32, Entry)>, sqlx::Error> {
+        let mut ids: Vec<i32> = good.iter().map(|(s, _)| *s).collect();
+        ids.dedup();
+        let rows = sqlx::query("select id, last_at from series where id = any($1) order by id for update")
+            .bind(&ids)
+            .fetch_all(&mut *self.tx)
+            .await?;
+        let last: HashMap<i32, i64> = rows
+            .iter()
+            .filter_map(|r| {
+                let at: Option<DateTime<Utc>> = r.try_get("last_at").ok()?;
+                Some((r.try_get("id").ok()?, micros(at?)))
+            })
+            .collect();
+        let (mut q_series, mut q_lo, mut q_hi) = (Vec::new(), Vec::new(), Vec::new());
+        for run in good.chunk_by(|a, b| a.0 == b.0) {
+            let (Some(first), Some(newest)) = (run.first(), last.get(&run[0].0)) else {
+                continue;
+            };
+            let hi = run.last().map_or(first.1.at, |l| l.1.at).min(*newest);
+            if first.1.at <= hi {
+                q_series.push(first.0);
+                q_lo.push(instant(first.1.at)?);
+                q_hi.push(instant(hi)?);
+            }
         }
-        sqlx::query("truncate sensor_staging")
-            .persistent(false)
+        if q_series.is_empty() {
+            return Ok(good);
+        }
+        let rows = sqlx::query(
+            "select c.series_id, c.n, c.ats from unnest($1::int4[], $2::timestamptz[], $3::timestamptz[]) as q(s, lo, hi)
+             join reading_chunks c on c.series_id = q.s
+               and c.bucket >= date_bin(interval '1 hour', q.lo, timestamptz '1970-01-01 00:00:00+00')
+               and c.bucket <= q.hi and c.last_at >= q.lo and c.first_at <= q.hi",
+        )
+        .bind(&q_series)
+        .bind(&q_lo)
+        .bind(&q_hi)
+        .fetch_all(&mut *self.tx)
+        .await?;
+        let mut stored: HashMap<i32, Vec<i64>> = HashMap::new();
+        for row in &rows {
+            let n = usize::try_from(row.try_get::<i32, _>("n")?).map_err(|_| corrupt("chunk size", "< 0"))?;
+            let ats = chunk::decode_times(row.try_get("ats")?, n).map_err(bad_chunk)?;
+            stored.entry(row.try_get("series_id")?).or_default().extend(ats);
+        }
+        for ats in stored.values_mut() {
+            ats.sort_unstable();
+        }
+        Ok(good
+            .into_iter()
+            .filter(|(s, e)| stored.get(s).is_none_or(|ats| ats.binary_search(&e.at).is_err()))
+            .collect())
+    }
+
+    /// Writes the readings (sorted by series and instant, none stored yet).
+    async fn write(&mut self, added: Vec<(i32, Entry)>) -> Result<(), sqlx::Error> {
+        if added.is_empty() {
+            return Ok(());
+        }
+        let mut segments = Segments::default();
+        let mut rollup = Rollup::default();
+        let (mut log_series, mut log_at) = (Vec::with_capacity(added.len()), Vec::with_capacity(added.len()));
+        let (mut c_id, mut c_n, mut c_first, mut c_last) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut rest = added.into_iter().peekable();
+        while let Some((id, e)) = rest.next() {
+            entries.clear();
+            entries.push(e);
+            while let Some((_, e)) = rest.next_if(|(s, _)| *s == id) {
+                entries.push(e);
+            }
+            segments.push_hours(id, &entries)?;
+            if !matches!(entries[0].value, Value::Text(_)) {
+                for hour in entries.chunk_by(|a, b| hour_of(a.at) == hour_of(b.at)) {
+                    rollup.push(id, hour)?;
+                }
+            }
+            for e in &entries {
+                log_series.push(id);
+                log_at.push(instant(e.at)?);
+            }
+            c_id.push(id);
+            c_n.push(i64::try_from(entries.len()).unwrap_or(i64::MAX));
+            c_first.push(instant(entries[0].at)?);
+            c_last.push(instant(entries[entries.len() - 1].at)?);
+        }
+        sqlx::query(WRITE_BATCH)
+            .bind(&segments.series)
+            .bind(&segments.bucket)
+            .bind(&segments.first)
+            .bind(&segments.last)
+            .bind(&segments.n)
+            .bind(&segments.ats)
+            .bind(&segments.offsets)
+            .bind(&segments.vals)
+            .bind(&rollup.series)
+            .bind(&rollup.bucket)
+            .bind(&rollup.n)
+            .bind(&rollup.total)
+            .bind(&rollup.lo)
+            .bind(&rollup.hi)
+            .bind(&rollup.raw_series)
+            .bind(&rollup.raw_bucket)
+            .bind(&rollup.raw_value)
+            .bind(&log_series)
+            .bind(&log_at)
+            .bind(&c_id)
+            .bind(&c_n)
+            .bind(&c_first)
+            .bind(&c_last)
             .execute(&mut *self.tx)
             .await?;
-        let mut copy = self
-            .tx
-            .copy_in_raw("copy sensor_staging (series_id, at, utc_offset, num, txt) from stdin")
-            .await?;
-        copy.send(self.copy_buf.as_slice()).await?;
-        copy.finish().await?;
-        let inserted: i64 = sqlx::query_scalar(MOVE_STAGED)
-            .persistent(false)
-            .fetch_one(&mut *self.tx)
-            .await?;
-        out.stored = u64::try_from(inserted).unwrap_or(0);
-        out.duplicates = good - out.stored;
-        Ok(out)
+        Ok(())
     }
 
     /// Makes the import visible.
@@ -233,13 +488,152 @@ impl Loader {
     }
 }
 
+/// Merges the segments ingest wrote into one chunk per series and hour: an hour
+/// `quiet` after it ended and after its last segment was written, or, while it
+/// is still being written, every [`MERGE_SEGMENTS`] segments into one (so that a
+/// live feed neither leaves thousands of rows nor rewrites the growing hour on
+/// every batch). A series an import holds is skipped until the next round.
+/// Returns how many hours were merged.
+pub async fn compact(pool: &PgPool, quiet: Duration) -> Result<u64, sqlx::Error> {
+    let due = sqlx::query(
+        "select series_id, bucket,
+                bucket + interval '1 hour' + $1::interval < now()
+                  and max(added_at) + $1::interval < now() as final
+         from reading_chunks where level < 2 group by series_id, bucket
+         having (bucket + interval '1 hour' + $1::interval < now()
+                 and max(added_at) + $1::interval < now())
+             or count(*) filter (where level = 0) >= $2
+         order by series_id, bucket limit 1000",
+    )
+    .bind(quiet)
+    .bind(MERGE_SEGMENTS)
+    .fetch_all(pool)
+    .await?;
+    let mut merged = 0;
+    for row in &due {
+        let series: i32 = row.try_get("series_id")?;
+        let bucket: DateTime<Utc> = row.try_get("bucket")?;
+        let last = row.try_get("final")?;
+        if merge_hour(pool, series, bucket, last).await? {
+            merged += 1;
+        }
+    }
+    Ok(merged)
+}
+
+/// Merges the segments of one series and hour (all of them into a final chunk,
+/// or the level-0 ones into a level-1 segment); false when an import holds the
+/// series.
+async fn merge_hour(
+    pool: &PgPool,
+    series: i32,
+    bucket: DateTime<Utc>,
+    last: bool,
+) -> Result<bool, sqlx::Error> {
+    let mut tx = pool.begin().await?;
+    let kind: Option<String> =
+        sqlx::query_scalar("select kind from series where id = $1 for update skip locked")
+            .bind(series)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(kind) = kind else {
+        return Ok(false);
+    };
+    let kind = Kind::parse(&kind).ok_or_else(|| corrupt("series kind", &kind))?;
+    let rows = sqlx::query(
+        "delete from reading_chunks where series_id = $1 and bucket = $2 and ($3 or level = 0)
+         returning n, ats, offsets, vals",
+    )
+    .bind(series)
+    .bind(bucket)
+    .bind(last)
+    .fetch_all(&mut *tx)
+    .await?;
+    let mut entries = Vec::new();
+    for row in &rows {
+        entries.extend(decode_row(row, kind)?);
+    }
+    entries.sort_unstable_by_key(|e| e.at);
+    let mut merged = Segments::default();
+    merged.push(series, &entries)?;
+    merged.insert(&mut tx, if last { 2 } else { 1 }).await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Moves the readings of a database from before the chunks (the `readings` row
+/// table) into segments, 100,000 at a time, each step in its own transaction, and
+/// drops the table once empty. The series counters, roll-up and stream log stay
+/// as they are: they describe the same readings. Safe to run from several
+/// processes at once (an advisory lock serialises the steps) and to interrupt.
+/// Returns how many readings were moved.
+pub async fn upgrade(pool: &PgPool) -> Result<u64, sqlx::Error> {
+    let mut moved = 0u64;
+    loop {
+        let mut tx = pool.begin().await?;
+        sqlx::query("select pg_advisory_xact_lock(hashtext('delos sensor_api: readings into chunks'))")
+            .execute(&mut *tx)
+            .await?;
+        let present: bool = sqlx::query_scalar("select to_regclass('readings') is not null")
+            .fetch_one(&mut *tx)
+            .await?;
+        if !present {
+            tx.commit().await?;
+            return Ok(moved);
+        }
+        let rows = sqlx::query(
+            "with step as (select series_id, at from readings order by series_id, at limit 100000),
+             gone as (delete from readings r using step where r.series_id = step.series_id and r.at = step.at
+                      returning r.series_id, r.at, r.utc_offset, r.num::text as num, r.txt)
+             select * from gone order by series_id, at",
+        )
+        .persistent(false)
+        .fetch_all(&mut *tx)
+        .await?;
+        if rows.is_empty() {
+            sqlx::query("drop table readings").execute(&mut *tx).await?;
+            tx.commit().await?;
+            if moved > 0 {
+                tracing::info!(moved, "readings moved into chunks; the row table is dropped");
+            }
+            return Ok(moved);
+        }
+        let mut segments = Segments::default();
+        let mut entries: Vec<Entry> = Vec::new();
+        let mut current = None;
+        for row in &rows {
+            let series: i32 = row.try_get("series_id")?;
+            if current != Some(series) {
+                if let Some(id) = current {
+                    segments.push_hours(id, &entries)?;
+                }
+                entries.clear();
+                current = Some(series);
+            }
+            let num: Option<String> = row.try_get("num")?;
+            entries.push(Entry {
+                at: micros(row.try_get("at")?),
+                offset: row.try_get("utc_offset")?,
+                value: match num {
+                    // Postgres' own text of the numeric reads back as itself.
+                    Some(n) => Value::number(&n),
+                    None => Value::Text(row.try_get::<Option<String>, _>("txt")?.unwrap_or_default()),
+                },
+            });
+        }
+        if let Some(id) = current {
+            segments.push_hours(id, &entries)?;
+        }
+        segments.insert(&mut tx, 0).await?;
+        tx.commit().await?;
+        moved += u64::try_from(rows.len()).unwrap_or(0);
+        tracing::info!(moved, "moving readings into chunks");
+    }
+}
+
 /// Bucket widths are at most 366 days, exactly representable as `f64`.
 fn secs_f64(width: i64) -> f64 {
     f64::from(i32::try_from(width).unwrap_or(i32::MAX))
-}
-
-fn corrupt(what: &str, value: impl std::fmt::Display) -> sqlx::Error {
-    sqlx::Error::Decode(format!("unexpected {what} {value}").into())
 }
 
 /// A series of a device.
@@ -361,25 +755,26 @@ pub struct Stored {
     pub value: OutValue,
 }
 
-fn stored_from_row(row: &PgRow) -> Result<Stored, sqlx::Error> {
-    let num: Option<String> = row.try_get("num")?;
-    let value = match num {
-        Some(n) => OutValue::number(n).map_err(|e| corrupt("number", e))?,
-        None => OutValue::Text(row.try_get::<Option<String>, _>("txt")?.unwrap_or_default()),
-    };
-    Ok(Stored {
-        series_id: row.try_get("series_id")?,
-        at: row.try_get("at")?,
-        offset: row.try_get("utc_offset")?,
-        value,
-    })
+impl Stored {
+    fn new(series_id: i32, e: Entry) -> Result<Self, sqlx::Error> {
+        let value = match e.value {
+            Value::Text(t) => OutValue::Text(t),
+            v => OutValue::number(v.into_text()).map_err(|e| corrupt("number", e))?,
+        };
+        Ok(Stored {
+            series_id,
+            at: instant(e.at)?,
+            offset: e.offset,
+            value,
+        })
+    }
 }
 
 /// Which readings, in which order, from where.
 #[derive(Debug, Clone)]
 pub struct ReadingsQuery {
-    /// Series ids (all of one device's, or one).
-    pub series: Vec<i32>,
+    /// Series (all of one device's, or one) with their kinds.
+    pub series: Vec<(i32, Kind)>,
     pub from: Option<DateTime<Utc>>,
     pub to: Option<DateTime<Utc>>,
     pub ascending: bool,
@@ -388,58 +783,136 @@ pub struct ReadingsQuery {
     pub limit: i64,
 }
 
-/// A page of readings of some series of one device, ordered by time, ties by
-/// series. The `at` bound beside the row comparison lets the index range scan
-/// start at the cursor instead of filtering from the first row.
-pub async fn readings(pool: &PgPool, q: &ReadingsQuery) -> Result<Vec<Stored>, sqlx::Error> {
-    // One index range scan per series, each stopping after `limit` rows, then
-    // a merge of those: `series_id = any(..)` alone would read the whole range
-    // of every series and sort it.
-    let sql = if q.ascending {
-        "select r.series_id, r.at, r.utc_offset, r.num::text as num, r.txt
-         from unnest($1::integer[]) as s(id) cross join lateral (
-             select series_id, at, utc_offset, num, txt from readings
-             where series_id = s.id and ($2::timestamptz is null or at >= $2)
-               and ($3::timestamptz is null or at < $3)
-               and ($4::timestamptz is null or (at >= $4 and (at, series_id) > ($4, $5)))
-             order by at limit $6) r
-         order by r.at, r.series_id limit $6"
+/// Reads hour after hour of one series (ascending or descending), at most
+/// `limit` readings in `[lo, hi)` that `keep` accepts. The first round reads one
+/// hour, each next one four times as many (the newest 1,000 of a series that
+/// reads once a second is one round).
+#[allow(clippy::too_many_arguments)]
+async fn walk(
+    pool: &PgPool,
+    series: i32,
+    kind: Kind,
+    lo: i64,
+    hi: i64,
+    ascending: bool,
+    limit: usize,
+    keep: impl Fn(i64) -> bool,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    let sql = if ascending {
+        "with k as (select distinct bucket from reading_chunks
+                    where series_id = $1 and bucket >= $2 and bucket < $3 order by bucket limit $4)
+         select c.bucket, c.n, c.ats, c.offsets, c.vals from reading_chunks c join k on k.bucket = c.bucket
+         where c.series_id = $1"
     } else {
-        "select r.series_id, r.at, r.utc_offset, r.num::text as num, r.txt
-         from unnest($1::integer[]) as s(id) cross join lateral (
-             select series_id, at, utc_offset, num, txt from readings
-             where series_id = s.id and ($2::timestamptz is null or at >= $2)
-               and ($3::timestamptz is null or at < $3)
-               and ($4::timestamptz is null or (at <= $4 and (at, series_id) < ($4, $5)))
-             order by at desc limit $6) r
-         order by r.at desc, r.series_id desc limit $6"
+        "with k as (select distinct bucket from reading_chunks
+                    where series_id = $1 and bucket >= $2 and bucket < $3 order by bucket desc limit $4)
+         select c.bucket, c.n, c.ats, c.offsets, c.vals from reading_chunks c join k on k.bucket = c.bucket
+         where c.series_id = $1"
     };
-    let rows = sqlx::query(sql)
-        .bind(&q.series)
-        .bind(q.from)
-        .bind(q.to)
-        .bind(q.after.map(|a| a.0))
-        .bind(q.after.map_or(0, |a| a.1))
-        .bind(q.limit)
-        .fetch_all(pool)
-        .await?;
-    rows.iter().map(stored_from_row).collect()
+    let (mut lo_bucket, mut hi_bucket) = (hour_of(lo), hi);
+    let mut hours: i64 = 1;
+    let mut out = Vec::new();
+    while out.len() < limit && lo_bucket < hi_bucket {
+        let rows = sqlx::query(sql)
+            .bind(series)
+            .bind(instant(lo_bucket)?)
+            .bind(instant(hi_bucket)?)
+            .bind(hours)
+            .fetch_all(pool)
+            .await?;
+        let mut buckets = HashSet::new();
+        let mut got = Vec::new();
+        for row in &rows {
+            buckets.insert(micros(row.try_get("bucket")?));
+            got.extend(
+                decode_row(row, kind)?
+                    .into_iter()
+                    .filter(|e| e.at >= lo && e.at < hi && keep(e.at)),
+            );
+        }
+        if ascending {
+            got.sort_unstable_by_key(|e| e.at);
+        } else {
+            got.sort_unstable_by_key(|e| std::cmp::Reverse(e.at));
+        }
+        out.extend(got);
+        if i64::try_from(buckets.len()).unwrap_or(0) < hours {
+            break;
+        }
+        match (ascending, buckets.iter().max(), buckets.iter().min()) {
+            (true, Some(max), _) => lo_bucket = max + HOUR_US,
+            (false, _, Some(min)) => hi_bucket = *min,
+            _ => break,
+        }
+        hours = (hours * 4).min(256);
+    }
+    out.truncate(limit);
+    Ok(out)
+}
+
+/// A page of readings of some series of one device, ordered by time, ties by
+/// series: the first `limit` of each series, merged.
+pub async fn readings(pool: &PgPool, q: &ReadingsQuery) -> Result<Vec<Stored>, sqlx::Error> {
+    let limit = usize::try_from(q.limit).unwrap_or(0);
+    let mut lo = q.from.map_or(EARLIEST_US, micros);
+    let mut hi = q.to.map_or(LATEST_US, micros);
+    let after = q.after.map(|(at, s)| (micros(at), s));
+    if let Some((at, _)) = after {
+        if q.ascending {
+            lo = lo.max(at);
+        } else {
+            hi = hi.min(at.saturating_add(1));
+        }
+    }
+    let walks = q.series.iter().map(|&(id, kind)| {
+        let keep = move |at: i64| match after {
+            None => true,
+            Some((a, s)) if q.ascending => (at, id) > (a, s),
+            Some((a, s)) => (at, id) < (a, s),
+        };
+        async move {
+            let got = walk(pool, id, kind, lo, hi, q.ascending, limit, keep).await?;
+            Ok::<_, sqlx::Error>(got.into_iter().map(move |e| (id, e)))
+        }
+    });
+    let mut all: Vec<(i32, Entry)> = futures_util::future::try_join_all(walks)
+        .await?
+        .into_iter()
+        .flatten()
+        .collect();
+    if q.ascending {
+        all.sort_unstable_by_key(|(s, e)| (e.at, *s));
+    } else {
+        all.sort_unstable_by_key(|(s, e)| std::cmp::Reverse((e.at, *s)));
+    }
+    all.truncate(limit);
+    all.into_iter().map(|(s, e)| Stored::new(s, e)).collect()
 }
 
 /// The latest reading of every parameter of `device`.
 pub async fn latest(pool: &PgPool, device: &str) -> Result<Vec<(Series, Stored)>, sqlx::Error> {
     let rows = sqlx::query(
-        "select s.id, s.device, s.parameter, s.kind, s.readings, s.first_at, s.last_at,
-                r.series_id, r.at, r.utc_offset, r.num::text as num, r.txt
-         from series s join readings r on r.series_id = s.id and r.at = s.last_at
+        "select s.id, s.device, s.parameter, s.kind, s.readings, s.first_at, s.last_at, c.n, c.ats, c.offsets, c.vals
+         from series s join reading_chunks c on c.series_id = s.id
+           and c.bucket = date_bin(interval '1 hour', s.last_at, timestamptz '1970-01-01 00:00:00+00')
+           and c.first_at <= s.last_at and c.last_at >= s.last_at
          where s.device = $1 order by s.parameter",
     )
     .bind(device)
     .fetch_all(pool)
     .await?;
-    rows.iter()
-        .map(|r| Ok((series_from_row(r)?, stored_from_row(r)?)))
-        .collect()
+    let mut out: Vec<(Series, Stored)> = Vec::new();
+    for row in &rows {
+        let series = series_from_row(row)?;
+        let Some(last) = series.last_at.map(micros) else {
+            continue;
+        };
+        if let Some(e) = decode_row(row, series.kind)?.into_iter().find(|e| e.at == last) {
+            let id = series.id;
+            out.push((series, Stored::new(id, e)?));
+        }
+    }
+    Ok(out)
 }
 
 /// A record of the original `process_request` listing.
@@ -457,28 +930,62 @@ pub async fn records(
     after: Option<(i32, DateTime<Utc>)>,
     limit: i64,
 ) -> Result<Vec<Record>, sqlx::Error> {
-    let rows = sqlx::query(
-        "select s.device, s.parameter, s.kind, r.series_id, r.at, r.utc_offset, r.num::text as num, r.txt
-         from readings r join series s on s.id = r.series_id
-         where ($1::integer is null or (r.series_id, r.at) > ($1, $2))
-         order by r.series_id, r.at limit $3",
-    )
-    .bind(after.map(|a| a.0))
-    .bind(after.map(|a| a.1))
-    .bind(limit)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let kind: String = r.try_get("kind")?;
-            Ok(Record {
-                device: r.try_get("device")?,
-                parameter: r.try_get("parameter")?,
-                kind: Kind::parse(&kind).ok_or_else(|| corrupt("series kind", &kind))?,
-                reading: stored_from_row(r)?,
-            })
-        })
-        .collect()
+    let limit = usize::try_from(limit).unwrap_or(0);
+    let after = after.map(|(s, at)| (s, micros(at)));
+    let (mut from_series, mut from_bucket) =
+        after.map_or((i32::MIN, hour_of(EARLIEST_US)), |(s, at)| (s, hour_of(at)));
+    let mut hours: i64 = 4;
+    let mut out: Vec<Record> = Vec::new();
+    while out.len() < limit {
+        let rows = sqlx::query(
+            "with k as (select distinct series_id, bucket from reading_chunks
+                        where (series_id, bucket) >= ($1, $2) order by series_id, bucket limit $3)
+             select c.series_id, c.bucket, c.n, c.ats, c.offsets, c.vals, s.device, s.parameter, s.kind
+             from reading_chunks c join k using (series_id, bucket) join series s on s.id = c.series_id",
+        )
+        .bind(from_series)
+        .bind(instant(from_bucket)?)
+        .bind(hours)
+        .fetch_all(pool)
+        .await?;
+        let mut keys = HashSet::new();
+        let mut got: Vec<(i32, Entry, usize)> = Vec::new();
+        let mut names: Vec<(String, String, Kind)> = Vec::new();
+        for row in &rows {
+            let series: i32 = row.try_get("series_id")?;
+            keys.insert((series, micros(row.try_get("bucket")?)));
+            let kind: String = row.try_get("kind")?;
+            let kind = Kind::parse(&kind).ok_or_else(|| corrupt("series kind", &kind))?;
+            names.push((row.try_get("device")?, row.try_get("parameter")?, kind));
+            let name = names.len() - 1;
+            got.extend(
+                decode_row(row, kind)?
+                    .into_iter()
+                    .filter(|e| after.is_none_or(|a| (series, e.at) > a))
+                    .map(|e| (series, e, name)),
+            );
+        }
+        got.sort_unstable_by_key(|(s, e, _)| (*s, e.at));
+        for (series, e, name) in got {
+            let (device, parameter, kind) = names[name].clone();
+            out.push(Record {
+                device,
+                parameter,
+                kind,
+                reading: Stored::new(series, e)?,
+            });
+        }
+        if i64::try_from(keys.len()).unwrap_or(0) < hours {
+            break;
+        }
+        let Some(&(s, b)) = keys.iter().max() else {
+            break;
+        };
+        (from_series, from_bucket) = (s, b + HOUR_US);
+        hours = (hours * 4).min(256);
+    }
+    out.truncate(limit);
+    Ok(out)
 }
 
 /// Totals for `/status`: devices, series, readings.
@@ -512,6 +1019,36 @@ pub struct TextBucket {
     pub distinct: i64,
 }
 
+/// Every reading of one series in `[from, to)`, oldest first.
+async fn range(
+    pool: &PgPool,
+    series_id: i32,
+    kind: Kind,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+) -> Result<Vec<Entry>, sqlx::Error> {
+    walk(
+        pool,
+        series_id,
+        kind,
+        micros(from),
+        micros(to),
+        true,
+        usize::MAX,
+        |_| true,
+    )
+    .await
+}
+
+/// The readings grouped by bucket of `width` seconds (UTC-aligned), in order.
+fn by_bucket(entries: &[Entry], width: i64) -> Vec<(i64, &[Entry])> {
+    let width_us = width.saturating_mul(1_000_000);
+    entries
+        .chunk_by(|a, b| a.at.div_euclid(width_us) == b.at.div_euclid(width_us))
+        .map(|g| (g[0].at - g[0].at.rem_euclid(width_us), g))
+        .collect()
+}
+
 /// Numeric buckets of `width` seconds (UTC-aligned) over `[from, to)`. With
 /// `rollup` (whole-hour buckets and bounds) the hourly roll-up is read instead of
 /// the readings; both give the same numbers, avg = sum / count in `numeric`.
@@ -523,32 +1060,78 @@ pub async fn numeric_buckets(
     to: DateTime<Utc>,
     rollup: bool,
 ) -> Result<Vec<NumBucket>, sqlx::Error> {
-    let sql = if rollup && width == 3600 {
-        // Hourly buckets are the roll-up's own rows: nothing to regroup.
-        "select bucket as b, n as count, total::text as sum, lo::text as min, hi::text as max,
-                trim_scale(total / n)::text as avg
-         from rollup_hourly where series_id = $1 and bucket >= $3 and bucket < $4 and $2::float8 > 0
-         order by bucket"
-    } else if rollup {
-        "select date_bin($2::float8 * interval '1 second', bucket, timestamptz '1970-01-01 00:00:00+00') as b,
-                sum(n)::bigint as count, sum(total)::text as sum, min(lo)::text as min, max(hi)::text as max,
-                trim_scale(sum(total) / sum(n))::text as avg
-         from rollup_hourly where series_id = $1 and bucket >= $3 and bucket < $4
-         group by b order by b"
+    let rows = if rollup {
+        let sql = if width == 3600 {
+            // Hourly buckets are the roll-up's own rows: nothing to regroup.
+            "select bucket as b, n as count, total::text as sum, lo::text as min, hi::text as max,
+                    trim_scale(total / n)::text as avg
+             from rollup_hourly where series_id = $1 and bucket >= $3 and bucket < $4 and $2::float8 > 0
+             order by bucket"
+        } else {
+            "select date_bin($2::float8 * interval '1 second', bucket, timestamptz '1970-01-01 00:00:00+00') as b,
+                    sum(n)::bigint as count, sum(total)::text as sum, min(lo)::text as min, max(hi)::text as max,
+                    trim_scale(sum(total) / sum(n))::text as avg
+             from rollup_hourly where series_id = $1 and bucket >= $3 and bucket < $4
+             group by b order by b"
+        };
+        sqlx::query(sql)
+            .bind(series_id)
+            .bind(secs_f64(width))
+            .bind(from)
+            .bind(to)
+            .fetch_all(pool)
+            .await?
     } else {
-        "select date_bin($2::float8 * interval '1 second', at, timestamptz '1970-01-01 00:00:00+00') as b,
-                count(*) as count, sum(num)::text as sum, min(num)::text as min, max(num)::text as max,
-                trim_scale(sum(num) / count(*))::text as avg
-         from readings where series_id = $1 and at >= $3 and at < $4
-         group by b order by b"
+        let entries = range(pool, series_id, Kind::Numeric, from, to).await?;
+        let groups = by_bucket(&entries, width);
+        let (mut starts, mut counts, mut sums, mut mins, mut maxs) = (vec![], vec![], vec![], vec![], vec![]);
+        let mut exact = true;
+        for (start, group) in &groups {
+            let mut tally = Tally::default();
+            for e in *group {
+                tally.add(&e.value);
+            }
+            let Some((sum, min, max)) = tally.result() else {
+                exact = false;
+                break;
+            };
+            starts.push(instant(*start)?);
+            counts.push(tally.count);
+            sums.push(sum);
+            mins.push(min);
+            maxs.push(max);
+        }
+        if exact {
+            // Only the division is Postgres': its scale rules are the answer's.
+            sqlx::query(
+                "select b, count, sum, min, max, trim_scale(sum::numeric / count)::text as avg
+                 from unnest($1::timestamptz[], $2::int8[], $3::text[], $4::text[], $5::text[])
+                     with ordinality as u(b, count, sum, min, max, i) order by i",
+            )
+            .bind(&starts)
+            .bind(&counts)
+            .bind(&sums)
+            .bind(&mins)
+            .bind(&maxs)
+            .fetch_all(pool)
+            .await?
+        } else {
+            let ats: Vec<DateTime<Utc>> = entries.iter().map(|e| instant(e.at)).collect::<Result<_, _>>()?;
+            let values: Vec<String> = entries.iter().map(|e| e.value.to_text()).collect();
+            sqlx::query(
+                "select date_bin($1::float8 * interval '1 second', at, timestamptz '1970-01-01 00:00:00+00') as b,
+                        count(*) as count, sum(num)::text as sum, min(num)::text as min, max(num)::text as max,
+                        trim_scale(sum(num) / count(*))::text as avg
+                 from unnest($2::timestamptz[], $3::text[]::numeric[]) as u(at, num)
+                 group by b order by b",
+            )
+            .bind(secs_f64(width))
+            .bind(&ats)
+            .bind(&values)
+            .fetch_all(pool)
+            .await?
+        }
     };
-    let rows = sqlx::query(sql)
-        .bind(series_id)
-        .bind(secs_f64(width))
-        .bind(from)
-        .bind(to)
-        .fetch_all(pool)
-        .await?;
     rows.iter()
         .map(|r| {
             Ok(NumBucket {
@@ -571,27 +1154,21 @@ pub async fn text_buckets(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
 ) -> Result<Vec<TextBucket>, sqlx::Error> {
-    let rows = sqlx::query(
-        "select date_bin($2::float8 * interval '1 second', at, timestamptz '1970-01-01 00:00:00+00') as b,
-                count(*) as count, (array_agg(txt order by at))[1] as first,
-                (array_agg(txt order by at desc))[1] as last, count(distinct txt) as distinct
-         from readings where series_id = $1 and at >= $3 and at < $4
-         group by b order by b",
-    )
-    .bind(series_id)
-    .bind(secs_f64(width))
-    .bind(from)
-    .bind(to)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
+    let entries = range(pool, series_id, Kind::Text, from, to).await?;
+    let text = |e: &Entry| match &e.value {
+        Value::Text(t) => t.clone(),
+        v => v.to_text(),
+    };
+    by_bucket(&entries, width)
+        .into_iter()
+        .map(|(start, group)| {
+            let distinct: HashSet<&Value> = group.iter().map(|e| &e.value).collect();
             Ok(TextBucket {
-                start: r.try_get("b")?,
-                count: r.try_get("count")?,
-                first: r.try_get("first")?,
-                last: r.try_get("last")?,
-                distinct: r.try_get("distinct")?,
+                start: instant(start)?,
+                count: i64::try_from(group.len()).unwrap_or(i64::MAX),
+                first: group.first().map(text).unwrap_or_default(),
+                last: group.last().map(text).unwrap_or_default(),
+                distinct: i64::try_from(distinct.len()).unwrap_or(i64::MAX),
             })
         })
         .collect()
@@ -671,17 +1248,28 @@ pub async fn logged_after(
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let series = series_from_row(row)?;
-        let ats: Vec<DateTime<Utc>> = row.try_get("ats")?;
-        let readings = sqlx::query(
-            "select series_id, at, utc_offset, num::text as num, txt from readings
-             where series_id = $1 and at = any($2) order by at",
+        let mut ats: Vec<i64> = row
+            .try_get::<Vec<DateTime<Utc>>, _>("ats")?
+            .into_iter()
+            .map(micros)
+            .collect();
+        ats.sort_unstable();
+        let (Some(&lo), Some(&hi)) = (ats.first(), ats.last()) else {
+            continue;
+        };
+        let readings = walk(
+            pool,
+            series.id,
+            series.kind,
+            lo,
+            hi.saturating_add(1),
+            true,
+            usize::MAX,
+            |at| ats.binary_search(&at).is_ok(),
         )
-        .bind(series.id)
-        .bind(&ats)
-        .fetch_all(pool)
         .await?
-        .iter()
-        .map(stored_from_row)
+        .into_iter()
+        .map(|e| Stored::new(series.id, e))
         .collect::<Result<Vec<_>, _>>()?;
         out.push(Logged {
             seq: row.try_get("seq")?,

@@ -271,7 +271,7 @@ pub async fn get_readings(
     let mut rows = storage::readings(
         &state.pool,
         &ReadingsQuery {
-            series: chosen.iter().map(|s| s.id).collect(),
+            series: chosen.iter().map(|s| (s.id, s.kind)).collect(),
             from,
             to,
             ascending,

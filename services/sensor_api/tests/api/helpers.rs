@@ -261,7 +261,7 @@ impl TestApp {
     }
 
     pub async fn stored_count(&self) -> i64 {
-        sqlx::query_scalar("select count(*) from readings")
+        sqlx::query_scalar("select coalesce(sum(n), 0)::bigint from reading_chunks")
             .fetch_one(&self.pool)
             .await
             .unwrap()

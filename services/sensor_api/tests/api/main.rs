@@ -10,5 +10,6 @@ mod mqtt;
 mod problems;
 mod queries;
 mod seed;
+mod storage;
 mod stream;
 mod time_zones;
