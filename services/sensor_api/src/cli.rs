@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use common::config::ServiceSettings;
+use futures_util::StreamExt;
 
 use crate::Settings;
 use crate::ingest::{self, Counting, Format, IngestOptions, Summary};
@@ -41,7 +42,15 @@ pub struct ImportArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// Files imported at once, each in its own transaction (default: the number of
+    /// cores). Summaries are printed in the order the files were given.
+    #[arg(long, short = 'j', value_name = "N")]
+    pub jobs: Option<usize>,
 }
+
+/// Attempts per file when Postgres ends its transaction as a deadlock victim
+/// (two files locking the same series in different orders).
+const ATTEMPTS: u32 = 5;
 
 /// Errors printed per file; the rest are counted.
 const PRINTED_ERRORS: usize = 20;
@@ -82,29 +91,65 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<u8> {
     let mut code = 0u8;
     let mut total = Summary::default();
     let started = Instant::now();
+    let mut files = Vec::with_capacity(args.files.len());
     for path in &args.files {
         let format = forced
             .or_else(|| Format::from_path(path))
             .ok_or_else(|| anyhow::anyhow!("{path}: cannot tell the format from the name; give --format"))?;
+        let size = if path == "-" {
+            None
+        } else {
+            Some(
+                std::fs::metadata(path)
+                    .with_context(|| format!("opening {path}"))?
+                    .len(),
+            )
+        };
         let opts = IngestOptions {
             format,
             device: args.device.clone(),
             strict: args.strict,
             assume_offset,
         };
-        let count = Arc::new(AtomicU64::new(0));
-        let result = if path == "-" {
-            let reader = Counting::new(std::io::stdin(), count.clone());
-            run_with_progress(&pool, reader, opts, &count, None, path, args.quiet).await
-        } else {
-            let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
-            let size = file.metadata().map(|m| m.len()).ok();
-            let reader = Counting::new(file, count.clone());
-            run_with_progress(&pool, reader, opts, &count, size, path, args.quiet).await
-        };
+        files.push((path.clone(), opts, size, Arc::new(AtomicU64::new(0))));
+    }
+    let label = match files.as_slice() {
+        [(path, ..)] => path.clone(),
+        many => format!("{} files", many.len()),
+    };
+    let size = files.iter().map(|f| f.2).sum::<Option<u64>>();
+    let counts: Vec<_> = files.iter().map(|f| f.3.clone()).collect();
+    let bar = (!args.quiet && std::io::stderr().is_terminal()).then(|| {
+        let counts = counts.clone();
+        let label = label.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(200));
+            loop {
+                tick.tick().await;
+                let done = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+                eprint!("\r{}", progress_line(&label, done, size, started));
+            }
+        })
+    });
+    let jobs = args
+        .jobs
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let pool = &pool;
+    let mut results = futures_util::stream::iter(files)
+        .map(|(path, opts, _, count)| async move {
+            let result = import_file(pool, &path, opts, &count).await;
+            (path, result)
+        })
+        .buffered(jobs);
+    while let Some((path, result)) = results.next().await {
+        if bar.is_some() {
+            // Clears the progress line for the summary.
+            eprint!("\r{:width$}\r", "", width = label.len() + 60);
+        }
         match result {
             Ok((summary, took)) => {
-                print_summary(path, &summary, took);
+                print_summary(&path, &summary, took);
                 if !summary.committed {
                     code = 2;
                 } else if summary.rejected > 0 {
@@ -121,6 +166,12 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<u8> {
             }
         }
     }
+    drop(results);
+    if let Some(bar) = bar {
+        bar.abort();
+        let done = counts.iter().map(|c| c.load(Ordering::Relaxed)).sum();
+        eprintln!("\r{}", progress_line(&label, done, size, started));
+    }
     if args.files.len() > 1 {
         println!(
             "total: read {}, stored {}, duplicates skipped {}, rejected {} in {:.1} s",
@@ -135,40 +186,41 @@ pub async fn import(args: ImportArgs) -> anyhow::Result<u8> {
     Ok(code)
 }
 
-async fn run_with_progress<R: std::io::Read + Send + 'static>(
+/// Imports one file (or standard input), again from its start when Postgres
+/// picked its transaction as a deadlock victim (nothing of it was stored).
+async fn import_file(
     pool: &sqlx::PgPool,
-    reader: R,
+    path: &str,
     opts: IngestOptions,
     count: &Arc<AtomicU64>,
-    size: Option<u64>,
-    path: &str,
-    quiet: bool,
-) -> Result<(Summary, Duration), ingest::IngestError> {
+) -> anyhow::Result<(Summary, Duration)> {
     let started = Instant::now();
-    let show = !quiet && std::io::stderr().is_terminal();
-    let bar = show.then(|| {
-        let count = count.clone();
-        let label = path.to_string();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(Duration::from_millis(200));
-            loop {
-                tick.tick().await;
-                eprint!(
-                    "\r{}",
-                    progress_line(&label, count.load(Ordering::Relaxed), size, started)
+    let mut attempt = 1;
+    loop {
+        count.store(0, Ordering::Relaxed);
+        let result = if path == "-" {
+            ingest::run(pool, Counting::new(std::io::stdin(), count.clone()), opts.clone()).await
+        } else {
+            let file = std::fs::File::open(path).with_context(|| format!("opening {path}"))?;
+            ingest::run(pool, Counting::new(file, count.clone()), opts.clone()).await
+        };
+        match result {
+            Ok(summary) => return Ok((summary, started.elapsed())),
+            Err(ingest::IngestError::Db(e)) if path != "-" && attempt < ATTEMPTS && is_deadlock(&e) => {
+                attempt += 1;
+                tracing::info!(
+                    path,
+                    attempt,
+                    "deadlock with another file's import; importing again"
                 );
             }
-        })
-    });
-    let result = ingest::run(pool, reader, opts).await;
-    if let Some(bar) = bar {
-        bar.abort();
-        eprintln!(
-            "\r{}",
-            progress_line(path, count.load(Ordering::Relaxed), size, started)
-        );
+            Err(e) => return Err(e.into()),
+        }
     }
-    result.map(|s| (s, started.elapsed()))
+}
+
+fn is_deadlock(e: &sqlx::Error) -> bool {
+    e.as_database_error().and_then(|d| d.code()).as_deref() == Some("40P01")
 }
 
 // Display arithmetic only: a rounded float is what a progress bar shows.

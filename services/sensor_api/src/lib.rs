@@ -16,8 +16,9 @@
 //!   `GET /api/v1/core/restricted` (API key with the `restricted` right), `GET /status`.
 //!
 //! Data owned: the Postgres database `sensors` (`series`: one row per device and
-//! parameter with its learned type and counters; `readings`: exact values and
-//! instants with their original UTC offsets; `rollup_hourly`). Redis holds only
+//! parameter with its learned type and counters; `reading_chunks`: exact values and
+//! instants with their original UTC offsets, per series and hour in the encoding of
+//! [`chunk`]; `rollup_hourly`; `reading_log` for the stream). Redis holds only
 //! rate-limit counters. Calls Postgres, Redis, `health_check` (reports) and the MQTT
 //! broker when one is configured.
 //!

@@ -428,3 +428,49 @@ async fn concurrent_imports_of_one_file_store_it_once_while_hours_merge() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_cli_imports_several_files_at_once_each_in_its_own_transaction() {
+    let app = spawn_with(|s| s.compact_every_millis = 0).await;
+    let dir = std::env::temp_dir().join(format!("delos-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // Four files over the same series, in opposite orders, so that the imports
+    // contend for the same rows; one has a bad row.
+    let mut files = Vec::new();
+    for f in 0..4 {
+        let mut body = String::from("device,parameter,timestamp,value,type\n");
+        for i in 0..5000 {
+            let (d, p) = if f % 2 == 0 {
+                (i % 3, i % 2)
+            } else {
+                (2 - i % 3, 1 - i % 2)
+            };
+            let at = chrono::DateTime::from_timestamp(1_767_225_600 + i64::from(f) * 5000 + i64::from(i), 0)
+                .unwrap();
+            body.push_str(&format!("d{d},p{p},{},{}.{i:04},numeric\n", at.to_rfc3339(), f));
+        }
+        if f == 3 {
+            body.push_str("d0,p0,yesterday,1,numeric\n");
+        }
+        let path = dir.join(format!("f{f}.csv"));
+        std::fs::write(&path, body).unwrap();
+        files.push(path.to_string_lossy().into_owned());
+    }
+    let args = sensor_api::cli::ImportArgs {
+        files: files.clone(),
+        device: None,
+        format: None,
+        strict: false,
+        assume_offset: None,
+        pg_url: Some(app.settings.pg.url.clone()),
+        database: Some(app.settings.pg.database.clone()),
+        quiet: true,
+        jobs: Some(4),
+    };
+    let code = sensor_api::cli::import(args).await.unwrap();
+    assert_eq!(code, 1, "one bad row, the rest stored");
+    assert_eq!(app.stored_count().await, 20_000);
+    let totals = app.get_json("/status").await;
+    assert_eq!(totals["readings"], 20_000);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
