@@ -182,12 +182,12 @@ const WRITE_BATCH: &str = "with seg as (
         lo = least(r.lo, excluded.lo), hi = greatest(r.hi, excluded.hi)
 ), logged as (
     insert into reading_log (series_id, ats)
-    select s, array_agg(a order by a) from unnest($18::int4[], $19::timestamptz[]) as u(s, a)
-    group by s order by s
+    select id, ($18::timestamptz[])[lo:lo + n - 1]
+    from unnest($19::int4[], $20::int8[], $21::int4[]) as u(id, n, lo) order by id
 ), counted as (
     update series s set readings = s.readings + u.n,
         first_at = least(s.first_at, u.f), last_at = greatest(s.last_at, u.l)
-    from unnest($20::int4[], $21::int8[], $22::timestamptz[], $23::timestamptz[]) as u(id, n, f, l)
+    from unnest($19::int4[], $20::int8[], $22::timestamptz[], $23::timestamptz[]) as u(id, n, f, l)
     where s.id = u.id
 )
 select 1";
@@ -423,8 +423,10 @@ impl Loader {
         }
         let mut segments = Segments::default();
         let mut rollup = Rollup::default();
-        let (mut log_series, mut log_at) = (Vec::with_capacity(added.len()), Vec::with_capacity(added.len()));
-        let (mut c_id, mut c_n, mut c_first, mut c_last) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        // The stream's log: every added instant in one array, each series' run a slice of it.
+        let mut log_at = Vec::with_capacity(added.len());
+        let (mut c_id, mut c_n, mut c_lo, mut c_first, mut c_last) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut entries: Vec<Entry> = Vec::new();
         let mut rest = added.into_iter().peekable();
         while let Some((id, e)) = rest.next() {
@@ -439,8 +441,8 @@ impl Loader {
                     rollup.push(id, hour)?;
                 }
             }
+            c_lo.push(i32::try_from(log_at.len() + 1).map_err(|_| corrupt("batch size", log_at.len()))?);
             for e in &entries {
-                log_series.push(id);
                 log_at.push(instant(e.at)?);
             }
             c_id.push(id);
@@ -466,10 +468,10 @@ impl Loader {
             .bind(&rollup.raw_series)
             .bind(&rollup.raw_bucket)
             .bind(&rollup.raw_value)
-            .bind(&log_series)
             .bind(&log_at)
             .bind(&c_id)
             .bind(&c_n)
+            .bind(&c_lo)
             .bind(&c_first)
             .bind(&c_last)
             .execute(&mut *self.tx)
