@@ -474,3 +474,50 @@ async fn the_cli_imports_several_files_at_once_each_in_its_own_transaction() {
     assert_eq!(totals["readings"], 20_000);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[tokio::test]
+async fn an_hour_still_being_written_is_merged_every_32_segments() {
+    let app = spawn_with(|s| s.compact_every_millis = 0).await;
+    // A live feed: one upload per reading, all in the current hour.
+    let now = chrono::Utc::now().timestamp();
+    let hour = chrono::DateTime::from_timestamp(now - now.rem_euclid(3600), 0).unwrap();
+    for i in 0..40 {
+        let at = hour + chrono::Duration::milliseconds(i);
+        let line = format!(
+            r#"{{"device":"live","parameter":"t","timestamp":"{}","value":{i}.5}}"#,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+        );
+        let s = app.upload_ok("", "application/x-ndjson", line).await;
+        assert_eq!(s.stored, 1, "{s:?}");
+    }
+    let before = app.all_readings("device=live&order=asc").await;
+    let levels = async || -> Vec<(i16, i32)> {
+        sqlx::query_as("select level, n from reading_chunks order by level, n")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap()
+    };
+    assert_eq!(levels().await.len(), 40);
+    // The hour is not over (an hour's quiet asked for): only the segments are merged.
+    assert_eq!(storage::compact(&app.pool, Duration::from_secs(3600)).await.unwrap(), 1);
+    assert_eq!(levels().await, [(1, 40)]);
+    let after = app.all_readings("device=live&order=asc").await;
+    assert_eq!(before.len(), 40);
+    for (a, b) in before.iter().zip(&after) {
+        assert_eq!((&a.timestamp, a.value.get()), (&b.timestamp, b.value.get()));
+    }
+    // Fewer than 32 new segments wait for the hour's end.
+    let s = app
+        .upload_ok(
+            "",
+            "application/x-ndjson",
+            format!(
+                r#"{{"device":"live","parameter":"t","timestamp":"{}","value":1}}"#,
+                (hour + chrono::Duration::seconds(1)).to_rfc3339()
+            ),
+        )
+        .await;
+    assert_eq!(s.stored, 1);
+    assert_eq!(storage::compact(&app.pool, Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(levels().await, [(0, 1), (1, 40)]);
+}
