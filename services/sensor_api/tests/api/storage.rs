@@ -499,7 +499,12 @@ async fn an_hour_still_being_written_is_merged_every_32_segments() {
     };
     assert_eq!(levels().await.len(), 40);
     // The hour is not over (an hour's quiet asked for): only the segments are merged.
-    assert_eq!(storage::compact(&app.pool, Duration::from_secs(3600)).await.unwrap(), 1);
+    assert_eq!(
+        storage::compact(&app.pool, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        1
+    );
     assert_eq!(levels().await, [(1, 40)]);
     let after = app.all_readings("device=live&order=asc").await;
     assert_eq!(before.len(), 40);
@@ -518,6 +523,11 @@ async fn an_hour_still_being_written_is_merged_every_32_segments() {
         )
         .await;
     assert_eq!(s.stored, 1);
-    assert_eq!(storage::compact(&app.pool, Duration::from_secs(3600)).await.unwrap(), 0);
+    assert_eq!(
+        storage::compact(&app.pool, Duration::from_secs(3600))
+            .await
+            .unwrap(),
+        0
+    );
     assert_eq!(levels().await, [(0, 1), (1, 40)]);
 }
