@@ -65,10 +65,15 @@ pub async fn build(settings: Settings) -> anyhow::Result<ServiceHandle> {
     )?;
     let prune = tokio::spawn(prune_loop(pool.clone(), settings.stream_retention_hours));
     let compact = (settings.compact_every_millis > 0).then(|| {
+        let unmerged = ctx.metrics.gauge(
+            "sensor_unmerged_segments",
+            "Reading segments not yet merged into their hour's chunk (the database's, as this replica's compactor last saw it)",
+        );
         tokio::spawn(compact_loop(
             pool.clone(),
             Duration::from_millis(settings.compact_every_millis),
             Duration::from_millis(settings.compact_quiet_millis),
+            unmerged,
         ))
     });
     let state = actix_web::web::Data::new(State {
@@ -128,8 +133,15 @@ async fn prune_loop(pool: sqlx::PgPool, retention_hours: u64) {
     }
 }
 
-/// Merges finished hours into one chunk each (see `storage::compact`).
-async fn compact_loop(pool: sqlx::PgPool, every: Duration, quiet: Duration) {
+/// Merges finished hours into one chunk each (see `storage::compact`), and
+/// exports how many segments are left: a number that keeps growing means the
+/// compactor is behind (or held off by long imports).
+async fn compact_loop(
+    pool: sqlx::PgPool,
+    every: Duration,
+    quiet: Duration,
+    unmerged: prometheus_client::metrics::gauge::Gauge,
+) {
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -138,6 +150,9 @@ async fn compact_loop(pool: sqlx::PgPool, every: Duration, quiet: Duration) {
             Ok(n) if n > 0 => tracing::debug!(hours = n, "merged reading chunks"),
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "merging reading chunks failed"),
+        }
+        if let Ok(n) = storage::unmerged_segments(&pool).await {
+            unmerged.set(n);
         }
     }
 }

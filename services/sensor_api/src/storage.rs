@@ -523,6 +523,13 @@ pub async fn compact(pool: &PgPool, quiet: Duration) -> Result<u64, sqlx::Error>
     Ok(merged)
 }
 
+/// Segments not merged into their hour's final chunk yet.
+pub async fn unmerged_segments(pool: &PgPool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("select count(*) from reading_chunks where level < 2")
+        .fetch_one(pool)
+        .await
+}
+
 /// Merges the segments of one series and hour (all of them into a final chunk,
 /// or the level-0 ones into a level-1 segment); false when an import holds the
 /// series.

@@ -417,6 +417,30 @@ async fn concurrent_imports_of_one_file_store_it_once_while_hours_merge() {
     assert_eq!(stored, 20_000, "{summaries:?}");
     assert_eq!(duplicates, 4 * 20_012 - 20_000);
     assert_eq!(chunk_rows(&app.pool).await.1, 20_000);
+    // The compactor catches up (one chunk per hour), and then its gauge says so.
+    let merged = async || {
+        let hours: i64 = sqlx::query_scalar("select count(distinct (series_id, bucket)) from reading_chunks")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        chunk_rows(&app.pool).await == (hours, 20_000)
+    };
+    let gauge = async || {
+        let metrics = app.get("/metrics").await.text().await.unwrap();
+        metrics
+            .lines()
+            .find(|l| l.starts_with("delos_sensor_unmerged_segments{"))
+            .map(|l| l.rsplit(' ').next().unwrap().to_owned())
+    };
+    let mut state = (false, None);
+    for _ in 0..200 {
+        state = (merged().await, gauge().await);
+        if state.0 && state.1.as_deref() == Some("0") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(state, (true, Some("0".to_owned())));
     let seed = crate::helpers::seed();
     for device in seed.keys() {
         let want = crate::helpers::distinct(&seed, device).len();
