@@ -377,8 +377,8 @@ pub struct Tally {
     /// The sum times 10^`scale`.
     sum: i128,
     scale: u32,
-    min: Option<(i128, Value)>,
-    max: Option<(i128, Value)>,
+    min: Option<Value>,
+    max: Option<Value>,
     overflow: bool,
 }
 
@@ -386,53 +386,45 @@ fn rescale(v: i128, from: u32, to: u32) -> Option<i128> {
     10i128.checked_pow(to - from).and_then(|f| v.checked_mul(f))
 }
 
+/// Orders two `Small` numbers; `None` when aligning their scales overflows.
+fn compare(a: (i128, u32), b: (i128, u32)) -> Option<std::cmp::Ordering> {
+    let scale = a.1.max(b.1);
+    Some(rescale(a.0, a.1, scale)?.cmp(&rescale(b.0, b.1, scale)?))
+}
+
 impl Tally {
     /// Adds one value.
     pub fn add(&mut self, v: &Value) {
         self.count += 1;
-        if self.overflow {
-            return;
-        }
-        let Value::Small { unscaled, scale } = v else {
+        if !self.overflow && self.try_add(v).is_none() {
             self.overflow = true;
-            return;
-        };
-        let (unscaled, scale) = (i128::from(*unscaled), *scale);
-        if scale > self.scale {
-            let Some(sum) = rescale(self.sum, self.scale, scale) else {
-                self.overflow = true;
-                return;
-            };
-            let lo = self.min.as_ref().and_then(|m| rescale(m.0, self.scale, scale));
-            let hi = self.max.as_ref().and_then(|m| rescale(m.0, self.scale, scale));
-            if self.min.is_some() && (lo.is_none() || hi.is_none()) {
-                self.overflow = true;
-                return;
-            }
-            self.sum = sum;
-            if let (Some(m), Some(lo)) = (self.min.as_mut(), lo) {
-                m.0 = lo;
-            }
-            if let (Some(m), Some(hi)) = (self.max.as_mut(), hi) {
-                m.0 = hi;
-            }
-            self.scale = scale;
         }
-        let Some(aligned) = rescale(unscaled, scale, self.scale) else {
-            self.overflow = true;
-            return;
+    }
+
+    fn try_add(&mut self, v: &Value) -> Option<()> {
+        let key = |v: &Value| match v {
+            Value::Small { unscaled, scale } => Some((i128::from(*unscaled), *scale)),
+            _ => None,
         };
-        let Some(sum) = self.sum.checked_add(aligned) else {
-            self.overflow = true;
-            return;
-        };
-        self.sum = sum;
-        if self.min.as_ref().is_none_or(|m| aligned < m.0) {
-            self.min = Some((aligned, v.clone()));
+        let x = key(v)?;
+        let scale = self.scale.max(x.1);
+        self.sum = rescale(self.sum, self.scale, scale)?.checked_add(rescale(x.0, x.1, scale)?)?;
+        self.scale = scale;
+        if self
+            .min
+            .as_ref()
+            .map_or(Some(true), |m| Some(compare(x, key(m)?)?.is_lt()))?
+        {
+            self.min = Some(v.clone());
         }
-        if self.max.as_ref().is_none_or(|m| aligned > m.0) {
-            self.max = Some((aligned, v.clone()));
+        if self
+            .max
+            .as_ref()
+            .map_or(Some(true), |m| Some(compare(x, key(m)?)?.is_gt()))?
+        {
+            self.max = Some(v.clone());
         }
+        Some(())
     }
 
     /// `(sum, min, max)` in `numeric`'s text form, unless Postgres must do it.
@@ -441,7 +433,7 @@ impl Tally {
             return None;
         }
         let (min, max) = (self.min.as_ref()?, self.max.as_ref()?);
-        Some((small_text(self.sum, self.scale), min.1.to_text(), max.1.to_text()))
+        Some((small_text(self.sum, self.scale), min.to_text(), max.to_text()))
     }
 }
 

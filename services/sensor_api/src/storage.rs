@@ -55,9 +55,14 @@ struct Entry {
     value: Value,
 }
 
+/// The readings a segment row holds (`n`).
+fn row_len(row: &PgRow) -> Result<usize, sqlx::Error> {
+    usize::try_from(row.try_get::<i32, _>("n")?).map_err(|_| corrupt("chunk size", "< 0"))
+}
+
 /// Decodes a segment row (`n`, `ats`, `offsets`, `vals`).
 fn decode_row(row: &PgRow, kind: Kind) -> Result<Vec<Entry>, sqlx::Error> {
-    let n = usize::try_from(row.try_get::<i32, _>("n")?).map_err(|_| corrupt("chunk size", "< 0"))?;
+    let n = row_len(row)?;
     let ats = chunk::decode_times(row.try_get("ats")?, n).map_err(bad_chunk)?;
     let offsets = chunk::decode_offsets(row.try_get("offsets")?, n).map_err(bad_chunk)?;
     let values = chunk::decode_values(row.try_get("vals")?, n, kind == Kind::Numeric).map_err(bad_chunk)?;
@@ -403,8 +408,7 @@ impl Loader {
         .await?;
         let mut stored: HashMap<i32, Vec<i64>> = HashMap::new();
         for row in &rows {
-            let n = usize::try_from(row.try_get::<i32, _>("n")?).map_err(|_| corrupt("chunk size", "< 0"))?;
-            let ats = chunk::decode_times(row.try_get("ats")?, n).map_err(bad_chunk)?;
+            let ats = chunk::decode_times(row.try_get("ats")?, row_len(row)?).map_err(bad_chunk)?;
             stored.entry(row.try_get("series_id")?).or_default().extend(ats);
         }
         for ats in stored.values_mut() {
@@ -435,9 +439,10 @@ impl Loader {
             while let Some((_, e)) = rest.next_if(|(s, _)| *s == id) {
                 entries.push(e);
             }
-            segments.push_hours(id, &entries)?;
-            if !matches!(entries[0].value, Value::Text(_)) {
-                for hour in entries.chunk_by(|a, b| hour_of(a.at) == hour_of(b.at)) {
+            let numeric = !matches!(entries[0].value, Value::Text(_));
+            for hour in entries.chunk_by(|a, b| hour_of(a.at) == hour_of(b.at)) {
+                segments.push(id, hour)?;
+                if numeric {
                     rollup.push(id, hour)?;
                 }
             }
@@ -1164,10 +1169,7 @@ pub async fn text_buckets(
     to: DateTime<Utc>,
 ) -> Result<Vec<TextBucket>, sqlx::Error> {
     let entries = range(pool, series_id, Kind::Text, from, to).await?;
-    let text = |e: &Entry| match &e.value {
-        Value::Text(t) => t.clone(),
-        v => v.to_text(),
-    };
+    let text = |e: &Entry| e.value.to_text();
     by_bucket(&entries, width)
         .into_iter()
         .map(|(start, group)| {

@@ -192,6 +192,14 @@ fn assert_same(a: &[(String, String)], b: &[(String, String)]) {
     }
 }
 
+/// The series' hours that hold readings.
+async fn hours(pool: &PgPool) -> i64 {
+    sqlx::query_scalar("select count(distinct (series_id, bucket)) from reading_chunks")
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
 async fn chunk_rows(pool: &PgPool) -> (i64, i64) {
     sqlx::query_as("select count(*), coalesce(sum(n), 0)::bigint from reading_chunks")
         .fetch_one(pool)
@@ -337,11 +345,7 @@ async fn a_row_table_database_moves_into_chunks_with_the_same_answers() {
     // Merging the hours changes no answer, and leaves one chunk per hour.
     assert!(storage::compact(&moved.pool, Duration::ZERO).await.unwrap() > 0);
     let (rows, n) = chunk_rows(&moved.pool).await;
-    let hours: i64 = sqlx::query_scalar("select count(distinct (series_id, bucket)) from reading_chunks")
-        .fetch_one(&moved.pool)
-        .await
-        .unwrap();
-    assert_eq!((rows, n), (hours, 20_011));
+    assert_eq!((rows, n), (hours(&moved.pool).await, 20_011));
     assert_same(&before, &answers(&moved).await);
 }
 
@@ -418,13 +422,7 @@ async fn concurrent_imports_of_one_file_store_it_once_while_hours_merge() {
     assert_eq!(duplicates, 4 * 20_012 - 20_000);
     assert_eq!(chunk_rows(&app.pool).await.1, 20_000);
     // The compactor catches up (one chunk per hour), and then its gauge says so.
-    let merged = async || {
-        let hours: i64 = sqlx::query_scalar("select count(distinct (series_id, bucket)) from reading_chunks")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
-        chunk_rows(&app.pool).await == (hours, 20_000)
-    };
+    let merged = async || chunk_rows(&app.pool).await == (hours(&app.pool).await, 20_000);
     let gauge = async || {
         let metrics = app.get("/metrics").await.text().await.unwrap();
         metrics
